@@ -1,0 +1,28 @@
+//! The lazily built classifier behind [`classify`].
+
+use once_cell::sync::OnceCell;
+
+use crate::error::Result;
+use crate::{EmotionClassifier, EmotionScores};
+
+static DEFAULT: OnceCell<EmotionClassifier> = OnceCell::new();
+
+/// The process-wide default classifier, built on first use from `EMOTION_MODEL`.
+///
+/// The first call loads the model; later calls return the same classifier. If loading fails,
+/// the error is returned and the next call tries again.
+///
+/// # Errors
+/// [`Error::NoModelConfigured`](crate::Error::NoModelConfigured) when `EMOTION_MODEL` is unset,
+/// or any loading error.
+pub fn default_classifier() -> Result<&'static EmotionClassifier> {
+    DEFAULT.get_or_try_init(|| EmotionClassifier::builder().build())
+}
+
+/// Classifies `text` with the [`default_classifier`].
+///
+/// # Errors
+/// As [`default_classifier`] and [`EmotionClassifier::classify`].
+pub fn classify(text: &str) -> Result<EmotionScores> {
+    default_classifier()?.classify(text)
+}

@@ -1,0 +1,216 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while loading a model or classifying text.
+///
+/// Each variant names the file, tensor or option involved and keeps the underlying error as its
+/// [`source`](std::error::Error::source), so nothing is lost to a string.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or directory the model needs does not exist.
+    #[error("missing model file {path}")]
+    MissingFile {
+        /// The path that was looked for.
+        path: PathBuf,
+    },
+
+    /// A file exists but could not be read.
+    #[error("cannot read {path}")]
+    Io {
+        /// The file that could not be read.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `config.json` is not valid JSON or lacks a field the model needs.
+    #[error("invalid model config {path}")]
+    InvalidConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What serde found wrong.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// `config.json` names an architecture this crate cannot run.
+    #[error("unsupported model_type {model_type:?} in {path} (supported: bert, distilbert, roberta)")]
+    UnsupportedModelType {
+        /// The config file.
+        path: PathBuf,
+        /// The `model_type` it declares.
+        model_type: String,
+    },
+
+    /// `config.json` has no `id2label`, or an empty one, so the model's labels are unknown.
+    #[error("{path} has no id2label: the model's labels are unknown")]
+    MissingLabels {
+        /// The config file.
+        path: PathBuf,
+    },
+
+    /// `id2label` in `config.json` does not number its labels `0..n`.
+    #[error("{path}: id2label must map every id 0..{count} to a label; id {missing} is missing")]
+    InvalidLabels {
+        /// The config file.
+        path: PathBuf,
+        /// How many labels `id2label` holds.
+        count: usize,
+        /// The first id in `0..count` without a label.
+        missing: usize,
+    },
+
+    /// The classifier in the weights has a different number of outputs than `id2label` has labels.
+    #[error("{path}: id2label has {labels} labels but tensor {tensor} has {outputs} outputs")]
+    LabelCountMismatch {
+        /// The weights file.
+        path: PathBuf,
+        /// The classifier's output tensor.
+        tensor: String,
+        /// Labels in `id2label`.
+        labels: usize,
+        /// Rows of the classifier's output tensor.
+        outputs: i64,
+    },
+
+    /// The weights file could not be parsed.
+    #[error("invalid weights file {path}")]
+    InvalidWeights {
+        /// The weights file.
+        path: PathBuf,
+        /// What the parser found wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A tensor the architecture needs is not in the weights file.
+    #[error("tensor {name} is missing from {path}")]
+    MissingTensor {
+        /// The tensor's name as the architecture expects it.
+        name: String,
+        /// The weights file.
+        path: PathBuf,
+    },
+
+    /// A tensor in the weights file does not have the shape the config implies.
+    #[error("tensor {name} in {path} has shape {found:?}, expected {expected:?}")]
+    TensorShape {
+        /// The tensor's name.
+        name: String,
+        /// The weights file.
+        path: PathBuf,
+        /// The shape the config implies.
+        expected: Vec<i64>,
+        /// The shape on disk.
+        found: Vec<i64>,
+    },
+
+    /// A tensor in the weights file has a data type that is not a floating-point type.
+    #[error("tensor {name} in {path} has dtype {dtype}, expected a floating-point type")]
+    TensorDtype {
+        /// The tensor's name.
+        name: String,
+        /// The weights file.
+        path: PathBuf,
+        /// The dtype on disk.
+        dtype: String,
+    },
+
+    /// The tokenizer can produce token ids the model's embedding matrix has no row for.
+    #[error("{path}: the tokenizer has {tokenizer_vocab} tokens but the model's embeddings have only {embedding_rows} rows")]
+    VocabularyMismatch {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// Tokens the tokenizer knows, added tokens included.
+        tokenizer_vocab: usize,
+        /// Rows of the word embedding matrix.
+        embedding_rows: i64,
+    },
+
+    /// `tokenizer.json` could not be loaded.
+    #[error("cannot load tokenizer {path}")]
+    TokenizerLoad {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// What the tokenizers crate said.
+        #[source]
+        source: tokenizers::Error,
+    },
+
+    /// The tokenizer failed on an input text.
+    #[error("tokenization failed")]
+    Tokenize {
+        /// What the tokenizers crate said.
+        #[source]
+        source: tokenizers::Error,
+    },
+
+    /// libtorch reported an error.
+    #[error("libtorch error")]
+    Torch {
+        /// What libtorch said.
+        #[source]
+        source: tch::TchError,
+    },
+
+    /// rust-bert rejected the model's configuration or inputs.
+    #[error("rust-bert error")]
+    RustBert {
+        /// What rust-bert said.
+        #[from]
+        source: rust_bert::RustBertError,
+    },
+
+    /// The model's forward pass failed inside code that reports failures by panicking
+    /// (rust-bert); the panic was caught and its message is kept here.
+    #[error("model forward pass failed: {message}")]
+    Forward {
+        /// The panic message.
+        message: String,
+    },
+
+    /// The forward pass for a group of texts failed; every text of that group gets this error,
+    /// sharing the one underlying cause.
+    #[error("the batch this text was in failed")]
+    BatchFailed {
+        /// Why the batch failed.
+        #[source]
+        source: std::sync::Arc<Error>,
+    },
+
+    /// One text of a [`classify_batch`](crate::EmotionClassifier::classify_batch) call failed.
+    #[error("text {index} of the batch failed")]
+    InBatch {
+        /// The text's position in the input.
+        index: usize,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A builder option has a value that cannot work.
+    #[error("invalid option {option}: {reason}")]
+    InvalidOption {
+        /// The option's name.
+        option: &'static str,
+        /// Why its value was rejected.
+        reason: &'static str,
+    },
+
+    /// No model was configured for the default classifier.
+    #[error("no model configured: set EMOTION_MODEL to a model directory (Hugging Face layout), or build an EmotionClassifier with ModelSource::dir")]
+    NoModelConfigured,
+
+}
+
+impl From<tch::TchError> for Error {
+    fn from(source: tch::TchError) -> Self {
+        Error::Torch { source }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,33 @@
+//! Tell which emotions a text expresses, with a pretrained transformer model.
+//!
+//! ```no_run
+//! use emotion_classifier::{EmotionClassifier, ModelSource};
+//!
+//! let classifier = EmotionClassifier::builder()
+//!     .model(ModelSource::dir("../shared/models/emotion-minilm-ekman"))
+//!     .build()?;
+//! let scores = classifier.classify("I can't wait to see you!")?;
+//! println!("{} {:.3}", scores.top().label, scores.top().score);
+//! let many = classifier.classify_batch(&["so happy", "this is awful"])?;
+//! assert_eq!(many.len(), 2);
+//! # Ok::<(), emotion_classifier::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod batch;
+mod classifier;
+mod config;
+mod default_classifier;
+mod error;
+mod files;
+mod model;
+pub mod scores;
+mod source;
+mod tokenize;
+
+pub use classifier::{EmotionClassifier, EmotionClassifierBuilder};
+pub use config::{Architecture, ModelConfig, ScoreFunction};
+pub use default_classifier::{classify, default_classifier};
+pub use error::{Error, Result};
+pub use scores::{Emotion, EmotionScores, LabelScore};
+pub use source::{ModelSource, MODEL_ENV};

@@ -1,0 +1,62 @@
+//! Loading a model directory.
+
+use std::path::Path;
+
+use super::network::{word_embeddings_tensor, Network};
+use super::weights::Weights;
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::tokenize::TextEncoder;
+
+/// The files of a model directory in Hugging Face layout.
+pub(crate) const CONFIG_FILE: &str = "config.json";
+pub(crate) const TOKENIZER_FILE: &str = "tokenizer.json";
+pub(crate) const SAFETENSORS_FILE: &str = "model.safetensors";
+
+/// A model ready to run: its config, its tokenizer and its network.
+pub(crate) struct LoadedModel {
+    pub(crate) config: ModelConfig,
+    pub(crate) encoder: TextEncoder,
+    pub(crate) network: Network,
+}
+
+impl LoadedModel {
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
+    ///
+    /// Checks, once: the config is valid, the architecture supported, `id2label` matches the
+    /// classifier's outputs, every weight tensor is present with the right shape, and the
+    /// tokenizer never produces an id the embedding matrix lacks.
+    pub(crate) fn from_dir(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::MissingFile {
+                path: dir.to_path_buf(),
+            });
+        }
+        let config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
+        let encoder = TextEncoder::from_file(&dir.join(TOKENIZER_FILE), config.max_input_tokens())?;
+        let weights = Weights::from_safetensors(&dir.join(SAFETENSORS_FILE))?;
+        Self::from_parts(config, encoder, &weights)
+    }
+
+    fn from_parts(config: ModelConfig, encoder: TextEncoder, weights: &Weights) -> Result<Self> {
+        let embedding_rows = weights
+            .shape(word_embeddings_tensor(config.architecture()))?
+            .first()
+            .copied()
+            .unwrap_or(0);
+        let tokenizer_vocab = encoder.id_space();
+        if i64::try_from(tokenizer_vocab).map_or(true, |v| v > embedding_rows) {
+            return Err(Error::VocabularyMismatch {
+                path: encoder.path().to_path_buf(),
+                tokenizer_vocab,
+                embedding_rows,
+            });
+        }
+        let network = Network::load(&config, weights)?;
+        Ok(Self {
+            config,
+            encoder,
+            network,
+        })
+    }
+}

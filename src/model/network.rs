@@ -1,0 +1,156 @@
+//! The transformer itself: rust-bert's model modules, loaded from checked weights.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use rust_bert::bert::BertForSequenceClassification;
+use rust_bert::distilbert::DistilBertModelClassifier;
+use rust_bert::roberta::RobertaForSequenceClassification;
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use super::weights::Weights;
+use crate::batch::PaddedBatch;
+use crate::config::{Architecture, ModelConfig, NetworkConfig};
+use crate::error::{Error, Result};
+
+enum Classifier {
+    Bert(BertForSequenceClassification),
+    DistilBert(DistilBertModelClassifier),
+    Roberta(RobertaForSequenceClassification),
+}
+
+/// A sequence classifier with its weights, on one device.
+///
+/// Holds libtorch tensors, so it is `Send` but not `Sync`: callers share it behind a lock.
+pub(crate) struct Network {
+    // Owns the parameters the classifier's modules point into.
+    _store: VarStore,
+    classifier: Classifier,
+    pad_token_id: i64,
+}
+
+impl Network {
+    /// Builds the architecture `config` names and fills every parameter from `weights`.
+    ///
+    /// # Errors
+    /// [`Error::LabelCountMismatch`] when the classifier's outputs differ from the labels;
+    /// [`Error::MissingTensor`], [`Error::TensorShape`], [`Error::TensorDtype`] for any parameter.
+    pub(crate) fn load(config: &ModelConfig, weights: &Weights) -> Result<Self> {
+        check_label_count(config, weights)?;
+        let mut store = VarStore::new(Device::Cpu);
+        let root = store.root();
+        let classifier = catch_panic(|| -> Result<Classifier> {
+            Ok(match config.network() {
+                NetworkConfig::Bert(c) => {
+                    Classifier::Bert(BertForSequenceClassification::new(&root, c)?)
+                }
+                NetworkConfig::DistilBert(c) => {
+                    Classifier::DistilBert(DistilBertModelClassifier::new(&root, c)?)
+                }
+                NetworkConfig::Roberta(c) => {
+                    Classifier::Roberta(RobertaForSequenceClassification::new(&root, c)?)
+                }
+            })
+        })??;
+        let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
+        variables.sort_by(|a, b| a.0.cmp(&b.0));
+        tch::no_grad(|| -> Result<()> {
+            for (name, mut variable) in variables {
+                let source = weights.tensor_f32(&name, &variable.size())?;
+                variable.f_copy_(&source)?;
+            }
+            Ok(())
+        })?;
+        store.freeze();
+        Ok(Self {
+            _store: store,
+            classifier,
+            pad_token_id: config.pad_token_id(),
+        })
+    }
+
+    /// Logits of shape `[batch, labels]` for padded token ids and their attention mask, both
+    /// `[batch, length]` int64.
+    fn logits(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        catch_panic(|| {
+            tch::no_grad(|| match &self.classifier {
+                Classifier::Bert(model) => Ok(model
+                    .forward_t(Some(ids), Some(mask), None, None, None, false)
+                    .logits),
+                Classifier::DistilBert(model) => model
+                    .forward_t(Some(ids), Some(mask), None, false)
+                    .map(|output| output.logits)
+                    .map_err(Error::from),
+                Classifier::Roberta(model) => {
+                    // Positions count real tokens from pad_token_id + 1, as transformers does.
+                    let positions = mask.f_cumsum(1, Kind::Int64)? * mask + self.pad_token_id;
+                    Ok(model
+                        .forward_t(Some(ids), Some(mask), None, Some(&positions), None, false)
+                        .logits)
+                }
+            })
+        })?
+    }
+
+    /// Logits for a padded batch, one row of `labels` values per text.
+    pub(crate) fn batch_logits(&self, batch: &PaddedBatch, labels: usize) -> Result<Vec<Vec<f32>>> {
+        if batch.rows == 0 || labels == 0 {
+            return Ok(Vec::new());
+        }
+        let shape = [batch.rows as i64, batch.columns as i64];
+        let ids = Tensor::f_from_slice(&batch.ids)?.f_view(shape)?;
+        let mask = Tensor::f_from_slice(&batch.mask)?.f_view(shape)?;
+        let logits = self.logits(&ids, &mask)?.f_to_kind(Kind::Float)?.f_contiguous()?;
+        let flat = Vec::<f32>::try_from(&logits.f_view([-1])?)?;
+        Ok(flat.chunks(labels).map(<[f32]>::to_vec).collect())
+    }
+
+}
+
+/// The tensor whose rows are the classifier's outputs, one per label.
+fn output_tensor(architecture: Architecture) -> &'static str {
+    match architecture {
+        Architecture::Bert | Architecture::DistilBert => "classifier.weight",
+        Architecture::Roberta => "classifier.out_proj.weight",
+    }
+}
+
+/// The word embedding matrix, one row per token id.
+pub(crate) fn word_embeddings_tensor(architecture: Architecture) -> &'static str {
+    match architecture {
+        Architecture::Bert => "bert.embeddings.word_embeddings.weight",
+        Architecture::DistilBert => "distilbert.embeddings.word_embeddings.weight",
+        Architecture::Roberta => "roberta.embeddings.word_embeddings.weight",
+    }
+}
+
+fn check_label_count(config: &ModelConfig, weights: &Weights) -> Result<()> {
+    let tensor = output_tensor(config.architecture());
+    let outputs = weights.shape(tensor)?.first().copied().unwrap_or(0);
+    let labels = config.labels().len();
+    if i64::try_from(labels).ok() != Some(outputs) {
+        return Err(Error::LabelCountMismatch {
+            path: weights.path().to_path_buf(),
+            tensor: tensor.to_string(),
+            labels,
+            outputs,
+        });
+    }
+    Ok(())
+}
+
+/// Runs `f`, turning a panic inside rust-bert or tch into [`Error::Forward`].
+///
+/// rust-bert's forward passes `unwrap` internally and tch's infallible methods panic on libtorch
+/// errors; the crate validates its inputs so this should not happen, and if it does the caller
+/// gets an error instead of a crash.
+fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".to_string());
+        Error::Forward { message }
+    })
+}

@@ -1,0 +1,73 @@
+//! Text to token ids, truncated to what the model can take.
+
+use std::path::{Path, PathBuf};
+
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::error::{Error, Result};
+
+/// A `tokenizer.json` tokenizer set up for classification.
+///
+/// `tokenizer.json` files may carry their own padding and truncation settings (the MiniLM ones pad
+/// and truncate to 128). Python's `transformers` ignores them, so this clears both: the crate pads
+/// per batch itself, and truncates at the model's real limit, keeping the special tokens.
+#[derive(Clone)]
+pub(crate) struct TextEncoder {
+    tokenizer: Tokenizer,
+    path: PathBuf,
+}
+
+impl TextEncoder {
+    /// Loads `tokenizer.json` and truncates every text to `max_tokens`, special tokens included.
+    ///
+    /// # Errors
+    /// [`Error::MissingFile`], [`Error::Io`] or [`Error::TokenizerLoad`].
+    pub(crate) fn from_file(path: &Path, max_tokens: usize) -> Result<Self> {
+        let bytes = crate::files::read(path)?;
+        let load_error = |source| Error::TokenizerLoad {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(load_error)?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(load_error)?;
+        Ok(Self {
+            tokenizer,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The token ids of `text`, with the model's special tokens, at most `max_tokens` long.
+    ///
+    /// # Errors
+    /// [`Error::Tokenize`] when the tokenizer fails on the text.
+    pub(crate) fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|source| Error::Tokenize { source })?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// One more than the largest id the tokenizer can produce, added tokens included: the
+    /// number of embedding rows the model needs.
+    pub(crate) fn id_space(&self) -> usize {
+        self.tokenizer
+            .get_vocab(true)
+            .values()
+            .max()
+            .map_or(0, |&id| id as usize + 1)
+    }
+
+    /// The file the tokenizer was read from.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}

@@ -1,0 +1,99 @@
+//! Scores equal those of Hugging Face transformers (`../shared/reference`), one text at a time
+//! and all in one batch; and batching never changes a text's scores.
+
+mod support;
+
+use emotion_classifier::EmotionScores;
+use support::{classifier, models_with_references, references, Reference};
+
+const TOLERANCE: f32 = 1e-4;
+
+fn assert_matches(model: &str, how: &str, reference: &Reference, got: &EmotionScores) {
+    let labels: Vec<&str> = reference.scores.iter().map(|(l, _)| l.as_str()).collect();
+    let mut got_labels: Vec<&str> = got.labels().iter().map(String::as_str).collect();
+    got_labels.sort_unstable();
+    let mut want_labels = labels.clone();
+    want_labels.sort_unstable();
+    assert_eq!(got_labels, want_labels, "{model}: labels differ");
+    for (label, want) in &reference.scores {
+        let have = got.get(label).unwrap();
+        assert!(
+            (have - want).abs() <= TOLERANCE,
+            "{model} ({how}): {label} = {have}, transformers says {want}, for {:?}",
+            reference.text
+        );
+    }
+}
+
+#[test]
+fn every_model_with_a_reference_matches_it_one_by_one_and_batched() {
+    let models = models_with_references();
+    assert!(models.len() >= 4, "expected the four reference files, found {models:?}");
+    for model in &models {
+        let classifier = classifier(model);
+        let refs = references(model);
+        assert!(refs.len() > 100, "{model}: reference file too short");
+        for reference in &refs {
+            let got = classifier.classify(&reference.text).unwrap();
+            assert_matches(model, "single", reference, &got);
+        }
+        let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+        let batch = classifier.classify_batch(&texts).unwrap();
+        assert_eq!(batch.len(), refs.len());
+        for (reference, got) in refs.iter().zip(&batch) {
+            assert_matches(model, "batch", reference, got);
+        }
+    }
+}
+
+#[test]
+fn label_order_is_the_models() {
+    let classifier = classifier("emotion-minilm-ekman");
+    assert_eq!(
+        classifier.labels(),
+        ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+    );
+    let scores = classifier.classify("I am so happy for you!").unwrap();
+    assert_eq!(scores.top().label, "joy");
+    assert!(scores.top().score > 0.5);
+}
+
+#[test]
+fn batches_of_very_different_lengths_equal_one_by_one() {
+    let long = "This went on and on and I kept getting angrier and angrier. ".repeat(60);
+    let texts = [
+        "ok",
+        "",
+        "   ",
+        long.as_str(),
+        "I love this so much, thank you!",
+        "Why would anyone do that? That's disgusting.",
+        "a",
+        &long[..400],
+    ];
+    for model in models_with_references() {
+        let classifier = classifier(&model);
+        let batch = classifier.classify_batch(&texts).unwrap();
+        for (text, batched) in texts.iter().zip(&batch) {
+            let single = classifier.classify(text).unwrap();
+            for (a, b) in single.scores().iter().zip(batched.scores()) {
+                assert!((a - b).abs() <= 1e-5, "{model}: {a} vs {b} for {text:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_28_label_model_answers() {
+    let classifier = classifier("emotion-minilm-goemotions");
+    assert_eq!(classifier.labels().len(), 28);
+    let scores = classifier.classify("Thank you so much, this is wonderful!").unwrap();
+    assert_eq!(scores.top().label, "gratitude");
+}
+
+#[test]
+fn empty_slice_gives_empty_vec() {
+    let classifier = classifier("tiny-roberta-emotion");
+    let none: [&str; 0] = [];
+    assert!(classifier.classify_batch(&none).unwrap().is_empty());
+}

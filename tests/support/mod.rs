@@ -1,0 +1,96 @@
+//! Shared helpers for the integration tests: where the test models are, and their references.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use emotion_classifier::EmotionClassifier;
+
+/// The variable that locates the test models; defaults to `../shared/models`.
+pub const TEST_MODELS_ENV: &str = "EMOTION_TEST_MODELS";
+
+/// The folder holding the test models.
+pub fn models_dir() -> PathBuf {
+    let dir = std::env::var_os(TEST_MODELS_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models"));
+    assert!(
+        dir.join("emotion-minilm-ekman").is_dir(),
+        "test models not found in {}: set {TEST_MODELS_ENV} to the folder holding \
+         emotion-minilm-ekman and the tiny test models (../shared/models beside the checkout)",
+        dir.display()
+    );
+    dir
+}
+
+/// The directory of one test model.
+pub fn model_dir(name: &str) -> PathBuf {
+    models_dir().join(name)
+}
+
+/// The folder of reference scores, beside the models folder.
+pub fn reference_dir() -> PathBuf {
+    models_dir().join("../reference")
+}
+
+/// A classifier for one test model.
+pub fn classifier(name: &str) -> EmotionClassifier {
+    EmotionClassifier::builder()
+        .model(model_dir(name))
+        .build()
+        .unwrap_or_else(|e| panic!("cannot load {name}: {e:?}"))
+}
+
+/// One line of a reference file: a text and the scores transformers gave it.
+pub struct Reference {
+    pub text: String,
+    pub scores: Vec<(String, f32)>,
+}
+
+/// Reads `reference/<model>.jsonl`, keeping each line's label order.
+pub fn references(model: &str) -> Vec<Reference> {
+    let path = reference_dir().join(format!("{model}.jsonl"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .map(|line| {
+            #[derive(serde::Deserialize)]
+            struct Line {
+                text: String,
+                scores: emotion_classifier::EmotionScores,
+            }
+            let line: Line = serde_json::from_str(line).expect("reference line");
+            let scores = line
+                .scores
+                .iter()
+                .map(|s| (s.label.to_string(), s.score))
+                .collect();
+            Reference {
+                text: line.text,
+                scores,
+            }
+        })
+        .collect()
+}
+
+/// The models that have a reference file.
+pub fn models_with_references() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(reference_dir())
+        .expect("reference folder")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".jsonl").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Copies a model directory into a fresh temporary directory, for tests that break it.
+pub fn temp_copy(name: &str) -> tempfile::TempDir {
+    let temp = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(model_dir(name)).expect("model dir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), temp.path().join(entry.file_name())).expect("copy");
+    }
+    temp
+}
