@@ -323,7 +323,10 @@ mod tests {
     #[test]
     fn softmax_without_problem_type() {
         let json = BERT.replace("multi_label_classification", "single_label_classification");
-        assert_eq!(parse(&json).unwrap().score_function(), ScoreFunction::Softmax);
+        assert_eq!(
+            parse(&json).unwrap().score_function(),
+            ScoreFunction::Softmax
+        );
     }
 
     #[test]

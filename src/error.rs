@@ -37,7 +37,9 @@ pub enum Error {
     },
 
     /// `config.json` names an architecture this crate cannot run.
-    #[error("unsupported model_type {model_type:?} in {path} (supported: bert, distilbert, roberta)")]
+    #[error(
+        "unsupported model_type {model_type:?} in {path} (supported: bert, distilbert, roberta)"
+    )]
     UnsupportedModelType {
         /// The config file.
         path: PathBuf,
@@ -203,7 +205,6 @@ pub enum Error {
     /// No model was configured for the default classifier.
     #[error("no model configured: set EMOTION_MODEL to a model directory (Hugging Face layout), or build an EmotionClassifier with ModelSource::dir")]
     NoModelConfigured,
-
 }
 
 impl From<tch::TchError> for Error {

@@ -31,3 +31,8 @@ pub use default_classifier::{classify, default_classifier};
 pub use error::{Error, Result};
 pub use scores::{Emotion, EmotionScores, LabelScore};
 pub use source::{ModelSource, MODEL_ENV};
+
+/// The README's code blocks, compiled as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -28,7 +28,10 @@ fn assert_matches(model: &str, how: &str, reference: &Reference, got: &EmotionSc
 #[test]
 fn every_model_with_a_reference_matches_it_one_by_one_and_batched() {
     let models = models_with_references();
-    assert!(models.len() >= 4, "expected the four reference files, found {models:?}");
+    assert!(
+        models.len() >= 4,
+        "expected the four reference files, found {models:?}"
+    );
     for model in &models {
         let classifier = classifier(model);
         let refs = references(model);
@@ -87,7 +90,9 @@ fn batches_of_very_different_lengths_equal_one_by_one() {
 fn the_28_label_model_answers() {
     let classifier = classifier("emotion-minilm-goemotions");
     assert_eq!(classifier.labels().len(), 28);
-    let scores = classifier.classify("Thank you so much, this is wonderful!").unwrap();
+    let scores = classifier
+        .classify("Thank you so much, this is wonderful!")
+        .unwrap();
     assert_eq!(scores.top().label, "gratitude");
 }
 

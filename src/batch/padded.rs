@@ -23,10 +23,10 @@ impl PaddedBatch {
         for sequence in sequences {
             let sequence = sequence.as_ref();
             ids.extend(sequence.iter().map(|&id| i64::from(id)));
-            mask.extend(std::iter::repeat(1).take(sequence.len()));
+            mask.extend(std::iter::repeat_n(1, sequence.len()));
             let padding = columns - sequence.len();
-            ids.extend(std::iter::repeat(pad_id).take(padding));
-            mask.extend(std::iter::repeat(0).take(padding));
+            ids.extend(std::iter::repeat_n(pad_id, padding));
+            mask.extend(std::iter::repeat_n(0, padding));
         }
         Self {
             ids,

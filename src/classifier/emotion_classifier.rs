@@ -53,9 +53,7 @@ impl EmotionClassifier {
     }
 
     pub(super) fn load(source: &ModelSource, limits: BatchLimits) -> Result<Self> {
-        let dir = match source {
-            ModelSource::Dir(dir) => dir,
-        };
+        let ModelSource::Dir(dir) = source;
         let LoadedModel {
             config,
             encoder,

@@ -100,11 +100,13 @@ impl Network {
         let shape = [batch.rows as i64, batch.columns as i64];
         let ids = Tensor::f_from_slice(&batch.ids)?.f_view(shape)?;
         let mask = Tensor::f_from_slice(&batch.mask)?.f_view(shape)?;
-        let logits = self.logits(&ids, &mask)?.f_to_kind(Kind::Float)?.f_contiguous()?;
+        let logits = self
+            .logits(&ids, &mask)?
+            .f_to_kind(Kind::Float)?
+            .f_contiguous()?;
         let flat = Vec::<f32>::try_from(&logits.f_view([-1])?)?;
         Ok(flat.chunks(labels).map(<[f32]>::to_vec).collect())
     }
-
 }
 
 /// The tensor whose rows are the classifier's outputs, one per label.

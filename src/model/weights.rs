@@ -103,7 +103,8 @@ impl Weights {
             }
         };
         let elements: i64 = raw.shape.iter().product();
-        let expected_bytes = usize::try_from(elements).unwrap_or(usize::MAX) * raw.dtype.bitsize() / 8;
+        let expected_bytes =
+            usize::try_from(elements).unwrap_or(usize::MAX) * raw.dtype.bitsize() / 8;
         if raw.data.len() != expected_bytes {
             return Err(Error::InvalidWeights {
                 path: self.path.clone(),

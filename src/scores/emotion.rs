@@ -9,8 +9,9 @@ use std::str::FromStr;
 /// A convenience only: [`EmotionScores`](crate::EmotionScores) works with any label set, and
 /// [`EmotionScores::emotion`](crate::EmotionScores::emotion) returns `None` for a model without
 /// the label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Emotion {
     /// anger
@@ -96,6 +97,9 @@ mod tests {
 
     #[test]
     fn serializes_as_its_label() {
-        assert_eq!(serde_json::to_string(&Emotion::Sadness).unwrap(), "\"sadness\"");
+        assert_eq!(
+            serde_json::to_string(&Emotion::Sadness).unwrap(),
+            "\"sadness\""
+        );
     }
 }

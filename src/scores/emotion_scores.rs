@@ -136,7 +136,9 @@ impl<'de> Deserialize<'de> for EmotionScores {
                 let mut scores = Vec::new();
                 while let Some((label, score)) = map.next_entry::<String, f32>()? {
                     if labels.contains(&label) {
-                        return Err(serde::de::Error::custom(format!("duplicate label {label:?}")));
+                        return Err(serde::de::Error::custom(format!(
+                            "duplicate label {label:?}"
+                        )));
                     }
                     labels.push(label);
                     scores.push(score);
@@ -161,8 +163,19 @@ mod tests {
 
     #[test]
     fn top_lookup_and_order() {
-        let s = scores(&[("anger", 0.1), ("joy", 0.7), ("sadness", 0.3), ("fear", 0.7)]);
-        assert_eq!(s.top(), LabelScore { label: "joy", score: 0.7 });
+        let s = scores(&[
+            ("anger", 0.1),
+            ("joy", 0.7),
+            ("sadness", 0.3),
+            ("fear", 0.7),
+        ]);
+        assert_eq!(
+            s.top(),
+            LabelScore {
+                label: "joy",
+                score: 0.7
+            }
+        );
         assert_eq!(s.get("sadness"), Some(0.3));
         assert_eq!(s.get("love"), None);
         assert_eq!(s.emotion(Emotion::Anger), Some(0.1));
