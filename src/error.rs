@@ -193,6 +193,12 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// The worker thread that runs the model has stopped (after
+    /// [`shutdown`](crate::EmotionClassifier::shutdown), or because it died), so this request
+    /// cannot be answered.
+    #[error("the classifier's worker has stopped")]
+    WorkerStopped,
+
     /// A builder option has a value that cannot work.
     #[error("invalid option {option}: {reason}")]
     InvalidOption {

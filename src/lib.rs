@@ -15,22 +15,28 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+mod cache;
 mod classifier;
 mod config;
 mod default_classifier;
 mod error;
 mod files;
 mod model;
+mod precision;
 pub mod scores;
 mod source;
 mod tokenize;
+mod worker;
 
-pub use classifier::{EmotionClassifier, EmotionClassifierBuilder};
+pub use cache::CacheStats;
+pub use classifier::{EmotionClassifier, EmotionClassifierBuilder, DEFAULT_CACHE_CAPACITY};
 pub use config::{Architecture, ModelConfig, ScoreFunction};
 pub use default_classifier::{classify, default_classifier};
 pub use error::{Error, Result};
+pub use precision::Precision;
 pub use scores::{Emotion, EmotionScores, LabelScore};
 pub use source::{ModelSource, MODEL_ENV};
+pub use worker::Batching;
 
 /// The README's code blocks, compiled as doc-tests.
 #[cfg(doctest)]

@@ -1,18 +1,27 @@
 //! Configuring and building an [`EmotionClassifier`].
 
+use std::time::Duration;
+
 use crate::batch::BatchLimits;
 use crate::error::{Error, Result};
+use crate::precision::Precision;
 use crate::source::ModelSource;
+use crate::worker::Batching;
 
 use super::EmotionClassifier;
+
+/// The result cache's default size, in texts.
+pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
 /// Builds an [`EmotionClassifier`]; options are checked in [`build`](Self::build).
 ///
 /// ```no_run
-/// use emotion_classifier::{EmotionClassifier, ModelSource};
+/// use emotion_classifier::{EmotionClassifier, ModelSource, Precision};
 /// let classifier = EmotionClassifier::builder()
 ///     .model(ModelSource::dir("models/emotion-minilm-ekman"))
 ///     .max_batch_size(32)
+///     .cache_capacity(50_000)
+///     .precision(Precision::F32)
 ///     .build()?;
 /// # Ok::<(), emotion_classifier::Error>(())
 /// ```
@@ -23,6 +32,18 @@ pub struct EmotionClassifierBuilder {
     max_batch_size: Option<usize>,
     max_batch_tokens: Option<usize>,
     threads: Option<usize>,
+    cache_capacity: Option<usize>,
+    dynamic_batching: Option<bool>,
+    max_wait: Option<Duration>,
+    precision: Precision,
+}
+
+/// Checked options, as the classifier uses them.
+pub(super) struct Settings {
+    pub(super) source: ModelSource,
+    pub(super) batching: Batching,
+    pub(super) cache_capacity: usize,
+    pub(super) precision: Precision,
 }
 
 impl EmotionClassifierBuilder {
@@ -43,21 +64,50 @@ impl EmotionClassifierBuilder {
         self
     }
 
-    /// The most padded tokens (texts x longest text) in one forward pass (default 8,192).
+    /// The most padded tokens (texts x longest text) in one forward pass (default 8,192). A
+    /// single text longer than this still runs, alone.
     pub fn max_batch_tokens(mut self, tokens: usize) -> Self {
         self.max_batch_tokens = Some(tokens);
         self
     }
 
     /// libtorch's intra-op thread count. libtorch has one such setting per process, so this
-    /// changes it for every classifier; by default it is left as libtorch chose (the number
-    /// of physical cores).
+    /// changes it for every classifier; by default it is left as libtorch chose (the number of
+    /// physical cores).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
         self
     }
 
-    /// Checks the options and loads the model.
+    /// How many texts the result cache keeps (default 10,000); 0 turns it off. Each entry costs
+    /// its text plus the scores (about 100 bytes for 7 labels).
+    pub fn cache_capacity(mut self, texts: usize) -> Self {
+        self.cache_capacity = Some(texts);
+        self
+    }
+
+    /// Whether concurrent requests share forward passes (default on). Off, each call to
+    /// `classify` runs its own forward pass.
+    pub fn dynamic_batching(mut self, on: bool) -> Self {
+        self.dynamic_batching = Some(on);
+        self
+    }
+
+    /// With dynamic batching, how long the worker waits for more requests before it runs a
+    /// batch that is not full (default zero: requests that arrive while a forward pass runs are
+    /// taken together by the next one, so waiting adds latency for little gain).
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = Some(wait);
+        self
+    }
+
+    /// The precision of the forward pass (default [`Precision::F32`]).
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Checks the options, loads the model and starts its worker thread.
     ///
     /// Loading reads and checks every file once; it costs about as much as reading the weights
     /// (well under a second for MiniLM).
@@ -66,10 +116,12 @@ impl EmotionClassifierBuilder {
     /// [`Error::InvalidOption`] for an option that cannot work, [`Error::NoModelConfigured`]
     /// without a model, and any loading error (missing or invalid files, tensors, labels).
     pub fn build(self) -> Result<EmotionClassifier> {
-        let defaults = BatchLimits::default();
+        let defaults = Batching::default();
         let limits = BatchLimits::new(
-            self.max_batch_size.unwrap_or(defaults.max_batch_size()),
-            self.max_batch_tokens.unwrap_or(defaults.max_batch_tokens()),
+            self.max_batch_size
+                .unwrap_or(defaults.limits.max_batch_size()),
+            self.max_batch_tokens
+                .unwrap_or(defaults.limits.max_batch_tokens()),
         )?;
         let threads = match self.threads {
             Some(0) => {
@@ -91,6 +143,15 @@ impl EmotionClassifierBuilder {
         if let Some(threads) = threads {
             tch::set_num_threads(threads);
         }
-        EmotionClassifier::load(&source, limits)
+        EmotionClassifier::load(Settings {
+            source,
+            batching: Batching {
+                limits,
+                dynamic: self.dynamic_batching.unwrap_or(defaults.dynamic),
+                max_wait: self.max_wait.unwrap_or(defaults.max_wait),
+            },
+            cache_capacity: self.cache_capacity.unwrap_or(DEFAULT_CACHE_CAPACITY),
+            precision: self.precision,
+        })
     }
 }

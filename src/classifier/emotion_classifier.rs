@@ -1,22 +1,27 @@
 //! [`EmotionClassifier`]: text in, [`EmotionScores`] out.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use crate::batch::{plan_batches, BatchLimits, PaddedBatch};
+use crate::batch::plan_batches;
+use crate::cache::{CacheStats, ScoreCache};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::model::LoadedModel;
-use crate::model::Network;
 use crate::scores::{probabilities, EmotionScores};
-use crate::source::ModelSource;
 use crate::tokenize::TextEncoder;
+use crate::worker::{Batching, Pending, RowResult, WorkerHandle};
 
+use super::builder::Settings;
 use super::EmotionClassifierBuilder;
 
 /// Classifies the emotions of texts with one loaded model.
 ///
-/// Cheap to clone (an `Arc`), `Send + Sync`: share it between threads freely. Tokenization runs
-/// on the calling thread; forward passes take turns on the one model.
+/// Cheap to clone (an `Arc`) and `Send + Sync`: share it between threads freely. Tokenization
+/// and cache lookups run on the calling thread; forward passes run on one worker thread that owns
+/// the model, which (with dynamic batching, the default) serves concurrent callers together.
+/// Clones share the model, the worker and the cache.
 #[derive(Clone)]
 pub struct EmotionClassifier {
     inner: Arc<Inner>,
@@ -25,9 +30,11 @@ pub struct EmotionClassifier {
 struct Inner {
     config: ModelConfig,
     encoder: TextEncoder,
-    network: Mutex<Network>,
+    worker: WorkerHandle,
+    cache: Option<ScoreCache>,
     labels: Arc<[String]>,
-    limits: BatchLimits,
+    batching: Batching,
+    computed: AtomicU64,
 }
 
 const _: () = {
@@ -41,10 +48,14 @@ impl std::fmt::Debug for EmotionClassifier {
             .field("config", &self.inner.config.path())
             .field("architecture", &self.inner.config.architecture())
             .field("labels", &self.inner.labels)
-            .field("limits", &self.inner.limits)
+            .field("batching", &self.inner.batching)
             .finish()
     }
 }
+
+/// Texts tokenized and sent to the worker per round: the worker computes one round while the
+/// caller tokenizes the next.
+const ROUND: usize = 2048;
 
 impl EmotionClassifier {
     /// Starts configuring a classifier.
@@ -52,21 +63,24 @@ impl EmotionClassifier {
         EmotionClassifierBuilder::new()
     }
 
-    pub(super) fn load(source: &ModelSource, limits: BatchLimits) -> Result<Self> {
-        let ModelSource::Dir(dir) = source;
+    pub(super) fn load(settings: Settings) -> Result<Self> {
+        let crate::ModelSource::Dir(dir) = &settings.source;
         let LoadedModel {
             config,
             encoder,
             network,
-        } = LoadedModel::from_dir(dir)?;
+        } = LoadedModel::from_dir(dir, settings.precision)?;
         let labels: Arc<[String]> = config.labels().into();
+        let worker = WorkerHandle::spawn(network, settings.batching, config.pad_token_id())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 encoder,
-                network: Mutex::new(network),
+                worker,
+                cache: ScoreCache::new(settings.cache_capacity),
                 labels,
-                limits,
+                batching: settings.batching,
+                computed: AtomicU64::new(0),
             }),
         })
     }
@@ -81,26 +95,52 @@ impl EmotionClassifier {
         &self.inner.config
     }
 
+    /// How forward passes are batched.
+    pub fn batching(&self) -> Batching {
+        self.inner.batching
+    }
+
+    /// The result cache's counters (all zero with the cache off). Cheap: a few atomic loads.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner
+            .cache
+            .as_ref()
+            .map(ScoreCache::stats)
+            .unwrap_or_default()
+    }
+
+    /// How many texts this classifier (with its clones) has sent through the model: texts
+    /// answered from the cache, or repeated within one call, are not counted again.
+    pub fn computed_texts(&self) -> u64 {
+        self.inner.computed.load(Ordering::Relaxed)
+    }
+
+    /// Stops the worker thread: requests it has not started and every later request fail with
+    /// [`Error::WorkerStopped`]. Affects every clone. Dropping the last clone stops it too.
+    pub fn shutdown(&self) {
+        self.inner.worker.stop();
+    }
+
     /// Every label's probability for `text`.
     ///
     /// Any `&str` is valid input: an empty or whitespace-only text gets the model's scores for
-    /// it; a text longer than the model's limit is truncated to it.
+    /// it; a text longer than the model's limit is truncated to it. A cache hit costs a hash
+    /// lookup and a copy of the scores.
     ///
     /// # Errors
-    /// [`Error::Tokenize`] if the tokenizer fails, or an error from the forward pass.
+    /// [`Error::Tokenize`] if the tokenizer fails, [`Error::BatchFailed`] if the forward pass
+    /// does, [`Error::WorkerStopped`] after [`shutdown`](Self::shutdown).
     pub fn classify(&self, text: &str) -> Result<EmotionScores> {
         let mut results = self.classify_each(&[text]);
-        match results.pop() {
-            Some(result) => result,
-            None => unreachable_empty(),
-        }
+        results.pop().unwrap_or(Err(Error::WorkerStopped))
     }
 
     /// Classifies many texts; the scores come back in input order.
     ///
     /// Texts are sorted by length and run in batches under the builder's limits, each padded
     /// only to its own longest text, with attention masks, so a text's scores do not depend on
-    /// what it was batched with. An empty slice returns an empty vec.
+    /// what it was batched with. Repeated texts are computed once. An empty slice returns an
+    /// empty vec.
     ///
     /// # Errors
     /// If any text fails, [`Error::InBatch`] names the first that did. Use
@@ -118,83 +158,151 @@ impl EmotionClassifier {
             .collect()
     }
 
-    /// Classifies many texts, with one result per text in input order: a text that fails gets
-    /// its own error and costs the others nothing.
+    /// Classifies many texts, with exactly one result per text, in input order: a text that
+    /// fails gets its own error and costs the others nothing.
     pub fn classify_each<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Result<EmotionScores>> {
         let inner = &*self.inner;
-        let mut results: Vec<Option<Result<EmotionScores>>> = Vec::with_capacity(texts.len());
-        let mut encoded: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
-        let mut owners: Vec<usize> = Vec::with_capacity(texts.len());
+        let mut results: Vec<Option<Result<EmotionScores>>> =
+            std::iter::repeat_with(|| None).take(texts.len()).collect();
+        // Distinct texts the cache did not have, and the inputs that hold each.
+        let mut unique: Vec<&str> = Vec::new();
+        let mut holders: Vec<Vec<usize>> = Vec::new();
+        let mut slot_of: HashMap<&str, usize> = HashMap::new();
         for (index, text) in texts.iter().enumerate() {
-            match inner.encoder.encode(text.as_ref()) {
-                Ok(ids) => {
-                    encoded.push(ids);
-                    owners.push(index);
-                    results.push(None);
-                }
-                Err(e) => results.push(Some(Err(e))),
+            let text = text.as_ref();
+            if let Some(&slot) = slot_of.get(text) {
+                holders[slot].push(index);
+            } else if let Some(hit) = inner.cache.as_ref().and_then(|c| c.get(text)) {
+                results[index] = Some(Ok((*hit).clone()));
+            } else {
+                slot_of.insert(text, unique.len());
+                unique.push(text);
+                holders.push(vec![index]);
             }
         }
-        let lengths: Vec<usize> = encoded.iter().map(Vec::len).collect();
-        for batch in plan_batches(&lengths, inner.limits) {
-            let sequences: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].as_slice()).collect();
-            match inner.run(&sequences) {
-                Ok(scores) => {
-                    for (&i, scores) in batch.iter().zip(scores) {
-                        results[owners[i]] = Some(Ok(scores));
-                    }
+        let mut rounds = Vec::new();
+        for (round, texts) in unique.chunks(ROUND).enumerate() {
+            rounds.push(inner.submit_round(round * ROUND, texts, &holders, &mut results));
+        }
+        for submitted in rounds {
+            for (slots, answer) in submitted {
+                inner.deliver(&unique, &holders, &slots, answer, &mut results);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(Error::WorkerStopped)))
+            .collect()
+    }
+}
+
+/// The slots of one job sent to the worker, and its answer (or why it could not be sent).
+type Submitted = Vec<(Vec<usize>, Result<Pending>)>;
+
+impl Inner {
+    /// Tokenizes `texts` (slots `first..`), plans their batches and sends them to the worker.
+    /// Texts the tokenizer rejects get their error in `results` at once.
+    fn submit_round(
+        &self,
+        first: usize,
+        texts: &[&str],
+        holders: &[Vec<usize>],
+        results: &mut [Option<Result<EmotionScores>>],
+    ) -> Submitted {
+        let mut slots = Vec::with_capacity(texts.len());
+        let mut sequences = Vec::with_capacity(texts.len());
+        for (offset, text) in texts.iter().enumerate() {
+            match self.encoder.encode(text) {
+                Ok(ids) => {
+                    slots.push(first + offset);
+                    sequences.push(ids);
                 }
                 Err(e) => {
-                    let shared = Arc::new(e);
-                    for &i in &batch {
-                        results[owners[i]] = Some(Err(Error::BatchFailed {
-                            source: Arc::clone(&shared),
+                    let slot = first + offset;
+                    results[holders[slot][0]] = Some(Err(e));
+                    // Errors are not `Clone`; tokenizing again gives each repeat its own.
+                    for &index in &holders[slot][1..] {
+                        results[index] = Some(Err(self.tokenize_error(text)));
+                    }
+                }
+            }
+        }
+        let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
+        let mut sequences: Vec<Option<Vec<u32>>> = sequences.into_iter().map(Some).collect();
+        plan_batches(&lengths, self.batching.limits)
+            .into_iter()
+            .map(|batch| {
+                let job: Vec<Vec<u32>> = batch
+                    .iter()
+                    .map(|&i| sequences[i].take().unwrap_or_default())
+                    .collect();
+                let job_slots = batch.iter().map(|&i| slots[i]).collect();
+                self.computed.fetch_add(job.len() as u64, Ordering::Relaxed);
+                (job_slots, self.worker.submit(job))
+            })
+            .collect()
+    }
+
+    /// Waits for one job's answer and fills the results of every input holding its texts.
+    fn deliver(
+        &self,
+        unique: &[&str],
+        holders: &[Vec<usize>],
+        slots: &[usize],
+        answer: Result<Pending>,
+        results: &mut [Option<Result<EmotionScores>>],
+    ) {
+        let rows: Vec<RowResult> = match answer.and_then(Pending::wait) {
+            Ok(rows) => rows,
+            Err(e) => {
+                let shared = Arc::new(e);
+                vec![Err(shared); slots.len()]
+            }
+        };
+        for (&slot, row) in slots.iter().zip(rows) {
+            let outcome = row.and_then(|logits| self.scores(&logits).map_err(Arc::new));
+            match outcome {
+                Ok(scores) => {
+                    let scores = Arc::new(scores);
+                    if let Some(cache) = &self.cache {
+                        cache.insert(unique[slot], Arc::clone(&scores));
+                    }
+                    for &index in &holders[slot] {
+                        results[index] = Some(Ok((*scores).clone()));
+                    }
+                }
+                Err(shared) => {
+                    for &index in &holders[slot] {
+                        results[index] = Some(Err(match &*shared {
+                            Error::WorkerStopped => Error::WorkerStopped,
+                            _ => Error::BatchFailed {
+                                source: Arc::clone(&shared),
+                            },
                         }));
                     }
                 }
             }
         }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(unplanned())))
-            .collect()
     }
-}
 
-impl Inner {
-    /// One forward pass over already-tokenized texts.
-    fn run(&self, sequences: &[&[u32]]) -> Result<Vec<EmotionScores>> {
-        let padded = PaddedBatch::new(sequences, self.config.pad_token_id());
-        let logits = {
-            // The network is never left half-updated by a panic (forward passes only read it),
-            // so a poisoned lock is still safe to use.
-            let network = self.network.lock().unwrap_or_else(PoisonError::into_inner);
-            network.batch_logits(&padded, self.labels.len())?
-        };
-        let function = self.config.score_function();
-        logits
-            .iter()
-            .map(|row| {
-                EmotionScores::new(Arc::clone(&self.labels), probabilities(function, row))
-                    .ok_or_else(|| Error::Forward {
-                        message: format!(
-                            "the model returned {} logits for {} labels",
-                            row.len(),
-                            self.labels.len()
-                        ),
-                    })
-            })
-            .collect()
+    /// The error tokenizing `text` gives, for a text known to fail.
+    fn tokenize_error(&self, text: &str) -> Error {
+        match self.encoder.encode(text) {
+            Err(e) => e,
+            Ok(_) => Error::Forward {
+                message: "the tokenizer accepted a text it had rejected".to_string(),
+            },
+        }
     }
-}
 
-/// The planner covers every index; a text it missed would be a bug, reported as an error.
-fn unplanned() -> Error {
-    Error::Forward {
-        message: "internal error: a text was not scheduled".to_string(),
+    fn scores(&self, logits: &[f32]) -> Result<EmotionScores> {
+        let probabilities = probabilities(self.config.score_function(), logits);
+        EmotionScores::new(Arc::clone(&self.labels), probabilities).ok_or_else(|| Error::Forward {
+            message: format!(
+                "the model returned {} logits for {} labels",
+                logits.len(),
+                self.labels.len()
+            ),
+        })
     }
-}
-
-fn unreachable_empty() -> Result<EmotionScores> {
-    Err(unplanned())
 }

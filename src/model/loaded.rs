@@ -6,6 +6,7 @@ use super::network::{word_embeddings_tensor, Network};
 use super::weights::Weights;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
+use crate::precision::Precision;
 use crate::tokenize::TextEncoder;
 
 /// The files of a model directory in Hugging Face layout.
@@ -26,7 +27,7 @@ impl LoadedModel {
     /// Checks, once: the config is valid, the architecture supported, `id2label` matches the
     /// classifier's outputs, every weight tensor is present with the right shape, and the
     /// tokenizer never produces an id the embedding matrix lacks.
-    pub(crate) fn from_dir(dir: &Path) -> Result<Self> {
+    pub(crate) fn from_dir(dir: &Path, precision: Precision) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::MissingFile {
                 path: dir.to_path_buf(),
@@ -35,10 +36,15 @@ impl LoadedModel {
         let config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
         let encoder = TextEncoder::from_file(&dir.join(TOKENIZER_FILE), config.max_input_tokens())?;
         let weights = Weights::from_safetensors(&dir.join(SAFETENSORS_FILE))?;
-        Self::from_parts(config, encoder, &weights)
+        Self::from_parts(config, encoder, &weights, precision)
     }
 
-    fn from_parts(config: ModelConfig, encoder: TextEncoder, weights: &Weights) -> Result<Self> {
+    fn from_parts(
+        config: ModelConfig,
+        encoder: TextEncoder,
+        weights: &Weights,
+        precision: Precision,
+    ) -> Result<Self> {
         let embedding_rows = weights
             .shape(word_embeddings_tensor(config.architecture()))?
             .first()
@@ -52,7 +58,7 @@ impl LoadedModel {
                 embedding_rows,
             });
         }
-        let network = Network::load(&config, weights)?;
+        let network = Network::load(&config, weights, precision)?;
         Ok(Self {
             config,
             encoder,

@@ -12,6 +12,7 @@ use super::weights::Weights;
 use crate::batch::PaddedBatch;
 use crate::config::{Architecture, ModelConfig, NetworkConfig};
 use crate::error::{Error, Result};
+use crate::precision::Precision;
 
 enum Classifier {
     Bert(BertForSequenceClassification),
@@ -27,6 +28,7 @@ pub(crate) struct Network {
     _store: VarStore,
     classifier: Classifier,
     pad_token_id: i64,
+    labels: usize,
 }
 
 impl Network {
@@ -35,7 +37,11 @@ impl Network {
     /// # Errors
     /// [`Error::LabelCountMismatch`] when the classifier's outputs differ from the labels;
     /// [`Error::MissingTensor`], [`Error::TensorShape`], [`Error::TensorDtype`] for any parameter.
-    pub(crate) fn load(config: &ModelConfig, weights: &Weights) -> Result<Self> {
+    pub(crate) fn load(
+        config: &ModelConfig,
+        weights: &Weights,
+        precision: Precision,
+    ) -> Result<Self> {
         check_label_count(config, weights)?;
         let mut store = VarStore::new(Device::Cpu);
         let root = store.root();
@@ -62,10 +68,14 @@ impl Network {
             Ok(())
         })?;
         store.freeze();
+        if precision == Precision::Bf16 {
+            store.bfloat16();
+        }
         Ok(Self {
             _store: store,
             classifier,
             pad_token_id: config.pad_token_id(),
+            labels: config.labels().len(),
         })
     }
 
@@ -92,8 +102,9 @@ impl Network {
         })?
     }
 
-    /// Logits for a padded batch, one row of `labels` values per text.
-    pub(crate) fn batch_logits(&self, batch: &PaddedBatch, labels: usize) -> Result<Vec<Vec<f32>>> {
+    /// Logits for a padded batch, one row per text with one value per label.
+    pub(crate) fn batch_logits(&self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+        let labels = self.labels;
         if batch.rows == 0 || labels == 0 {
             return Ok(Vec::new());
         }

@@ -1,0 +1,83 @@
+//! Starting the worker and talking to it.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::time::Duration;
+
+use super::engine::Engine;
+use super::job::{Job, Message, RowResult};
+use crate::batch::BatchLimits;
+use crate::error::{Error, Result};
+
+/// How the worker groups requests into forward passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// Texts and padded tokens per forward pass.
+    pub limits: BatchLimits,
+    /// Coalesce requests from different callers into shared forward passes.
+    pub dynamic: bool,
+    /// With `dynamic`, how long to wait for more requests before running a batch that is not
+    /// full. Zero runs at once with whatever is already waiting: requests that arrive during a
+    /// forward pass are queued and taken together by the next one.
+    pub max_wait: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Self {
+            limits: BatchLimits::default(),
+            dynamic: true,
+            max_wait: Duration::ZERO,
+        }
+    }
+}
+
+/// A job sent to the worker, whose answer has not been read yet.
+pub(crate) struct Pending {
+    reply: Receiver<Vec<RowResult>>,
+}
+
+impl Pending {
+    /// Blocks until the worker answers; [`Error::WorkerStopped`] if it never will.
+    pub(crate) fn wait(self) -> Result<Vec<RowResult>> {
+        self.reply.recv().map_err(|_| Error::WorkerStopped)
+    }
+}
+
+/// The sending side of the worker; the worker stops when the last handle is dropped.
+#[derive(Clone)]
+pub(crate) struct WorkerHandle {
+    sender: Sender<Message>,
+}
+
+impl WorkerHandle {
+    /// Starts a worker thread that owns `engine`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the thread cannot be spawned.
+    pub(crate) fn spawn<E: Engine>(engine: E, batching: Batching, pad_id: i64) -> Result<Self> {
+        let (sender, receiver) = channel();
+        std::thread::Builder::new()
+            .name("emotion-classifier-worker".to_string())
+            .spawn(move || super::run::run(engine, &receiver, batching, pad_id))
+            .map_err(|source| Error::Io {
+                path: "emotion-classifier-worker thread".into(),
+                source,
+            })?;
+        Ok(Self { sender })
+    }
+
+    /// Queues the forward pass of `sequences`; read the answer with [`Pending::wait`].
+    pub(crate) fn submit(&self, sequences: Vec<Vec<u32>>) -> Result<Pending> {
+        let (reply, answer) = channel();
+        self.sender
+            .send(Message::Run(Job { sequences, reply }))
+            .map_err(|_| Error::WorkerStopped)?;
+        Ok(Pending { reply: answer })
+    }
+
+    /// Asks the worker to stop: queued jobs and later submissions get [`Error::WorkerStopped`].
+    pub(crate) fn stop(&self) {
+        // A worker that is already gone is stopped.
+        let _ = self.sender.send(Message::Stop);
+    }
+}

@@ -1,0 +1,21 @@
+//! Messages to the worker.
+
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use crate::error::Error;
+
+/// One text's logits, or the error of the forward pass it was in (shared by that pass's texts).
+pub(crate) type RowResult = Result<Vec<f32>, Arc<Error>>;
+
+/// Token ids of some texts, and where to send their logits (one [`RowResult`] per text, in order).
+pub(crate) struct Job {
+    pub(crate) sequences: Vec<Vec<u32>>,
+    pub(crate) reply: Sender<Vec<RowResult>>,
+}
+
+/// What a handle can ask of the worker.
+pub(crate) enum Message {
+    Run(Job),
+    Stop,
+}

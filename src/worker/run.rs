@@ -1,0 +1,281 @@
+//! The worker's loop.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::engine::Engine;
+use super::handle::Batching;
+use super::job::{Job, Message, RowResult};
+use crate::batch::{plan_batches, PaddedBatch};
+
+/// Runs jobs until every handle is dropped or one sends [`Message::Stop`].
+pub(super) fn run<E: Engine>(
+    mut engine: E,
+    receiver: &Receiver<Message>,
+    batching: Batching,
+    pad_id: i64,
+) {
+    while let Ok(Message::Run(first)) = receiver.recv() {
+        let (jobs, stop) = if batching.dynamic {
+            gather(first, receiver, batching)
+        } else {
+            (vec![first], false)
+        };
+        if stop {
+            // Dropping the gathered jobs' reply channels tells their callers the worker stopped.
+            return;
+        }
+        run_jobs(&mut engine, jobs, batching, pad_id);
+    }
+}
+
+/// Takes more jobs after `first` while the batch has room: all that are waiting, then any that
+/// arrive within `max_wait`. Returns them and whether a stop message came.
+fn gather(first: Job, receiver: &Receiver<Message>, batching: Batching) -> (Vec<Job>, bool) {
+    let room = batching.limits.max_batch_size();
+    let deadline = Instant::now() + batching.max_wait;
+    let mut rows = first.sequences.len();
+    let mut jobs = vec![first];
+    while rows < room {
+        let message = match receiver.try_recv() {
+            Ok(message) => message,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                match receiver.recv_timeout(deadline - now) {
+                    Ok(message) => message,
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        };
+        match message {
+            Message::Run(job) => {
+                rows += job.sequences.len();
+                jobs.push(job);
+            }
+            Message::Stop => return (jobs, true),
+        }
+    }
+    (jobs, false)
+}
+
+/// Runs the texts of all `jobs` in length-sorted batches and answers each job.
+fn run_jobs<E: Engine>(engine: &mut E, jobs: Vec<Job>, batching: Batching, pad_id: i64) {
+    // Every text of every job, as (job, row) pairs.
+    let rows: Vec<(usize, usize)> = jobs
+        .iter()
+        .enumerate()
+        .flat_map(|(j, job)| (0..job.sequences.len()).map(move |r| (j, r)))
+        .collect();
+    let lengths: Vec<usize> = rows
+        .iter()
+        .map(|&(j, r)| jobs[j].sequences[r].len())
+        .collect();
+    let mut answers: Vec<Vec<Option<RowResult>>> = jobs
+        .iter()
+        .map(|job| vec![None; job.sequences.len()])
+        .collect();
+    for batch in plan_batches(&lengths, batching.limits) {
+        let sequences: Vec<&[u32]> = batch
+            .iter()
+            .map(|&i| jobs[rows[i].0].sequences[rows[i].1].as_slice())
+            .collect();
+        let padded = PaddedBatch::new(&sequences, pad_id);
+        match engine.logits(&padded) {
+            Ok(logits) if logits.len() == batch.len() => {
+                for (&i, row) in batch.iter().zip(logits) {
+                    answers[rows[i].0][rows[i].1] = Some(Ok(row));
+                }
+            }
+            outcome => {
+                let error = Arc::new(match outcome {
+                    Err(e) => e,
+                    Ok(logits) => crate::error::Error::Forward {
+                        message: format!(
+                            "{} rows of logits for {} texts",
+                            logits.len(),
+                            batch.len()
+                        ),
+                    },
+                });
+                for &i in &batch {
+                    answers[rows[i].0][rows[i].1] = Some(Err(Arc::clone(&error)));
+                }
+            }
+        }
+    }
+    for (job, answer) in jobs.into_iter().zip(answers) {
+        let answer = answer
+            .into_iter()
+            .map(|row| row.unwrap_or_else(|| Err(Arc::new(crate::error::Error::WorkerStopped))))
+            .collect();
+        // A caller that stopped waiting needs no answer.
+        let _ = job.reply.send(answer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::thread;
+    use std::time::Duration;
+
+    use super::super::handle::WorkerHandle;
+    use super::*;
+    use crate::batch::BatchLimits;
+    use crate::error::{Error, Result};
+
+    /// Logits that identify the text: its first id and its length. Records batch sizes.
+    struct Echo {
+        batch_sizes: Arc<Mutex<Vec<usize>>>,
+        delay: Duration,
+    }
+
+    impl Engine for Echo {
+        fn logits(&mut self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+            thread::sleep(self.delay);
+            self.batch_sizes.lock().unwrap().push(batch.rows);
+            Ok((0..batch.rows)
+                .map(|r| {
+                    let row = &batch.mask[r * batch.columns..(r + 1) * batch.columns];
+                    let len = row.iter().sum::<i64>();
+                    vec![batch.ids[r * batch.columns] as f32, len as f32]
+                })
+                .collect())
+        }
+    }
+
+    /// Fails on any batch holding id 666, panics on any holding id 999.
+    struct Faulty;
+
+    impl Engine for Faulty {
+        fn logits(&mut self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+            if batch.ids.contains(&999) {
+                panic!("engine crashed");
+            }
+            if batch.ids.contains(&666) {
+                return Err(Error::Forward {
+                    message: "bad batch".into(),
+                });
+            }
+            Ok(vec![vec![1.0]; batch.rows])
+        }
+    }
+
+    fn batching(dynamic: bool, size: usize) -> Batching {
+        Batching {
+            limits: BatchLimits::new(size, 10_000).unwrap(),
+            dynamic,
+            max_wait: Duration::from_millis(if dynamic { 20 } else { 0 }),
+        }
+    }
+
+    fn echo(dynamic: bool, delay_ms: u64) -> (WorkerHandle, Arc<Mutex<Vec<usize>>>) {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let engine = Echo {
+            batch_sizes: Arc::clone(&sizes),
+            delay: Duration::from_millis(delay_ms),
+        };
+        (
+            WorkerHandle::spawn(engine, batching(dynamic, 64), 0).unwrap(),
+            sizes,
+        )
+    }
+
+    #[test]
+    fn answers_each_row_in_order() {
+        let (worker, _) = echo(false, 0);
+        let sequences = vec![vec![7, 1, 1, 1], vec![8], vec![9, 1]];
+        let answer = worker.submit(sequences).unwrap().wait().unwrap();
+        let rows: Vec<Vec<f32>> = answer.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(rows, [vec![7.0, 4.0], vec![8.0, 1.0], vec![9.0, 2.0]]);
+    }
+
+    #[test]
+    fn concurrent_callers_share_forward_passes_when_dynamic() {
+        for dynamic in [false, true] {
+            let (worker, sizes) = echo(dynamic, 2);
+            let served = AtomicUsize::new(0);
+            thread::scope(|s| {
+                for t in 0..8u32 {
+                    let worker = worker.clone();
+                    let served = &served;
+                    s.spawn(move || {
+                        for i in 0..10u32 {
+                            let id = t * 100 + i;
+                            let answer = worker.submit(vec![vec![id, 5]]).unwrap().wait().unwrap();
+                            assert_eq!(answer[0].as_ref().unwrap(), &vec![id as f32, 2.0]);
+                            served.fetch_add(1, Ordering::Relaxed);
+                        }
+                    });
+                }
+            });
+            assert_eq!(served.load(Ordering::Relaxed), 80);
+            let sizes = sizes.lock().unwrap();
+            let largest = sizes.iter().copied().max().unwrap();
+            if dynamic {
+                assert!(largest > 1, "dynamic batching never coalesced: {sizes:?}");
+                assert!(sizes.len() < 80);
+            } else {
+                assert_eq!(largest, 1);
+                assert_eq!(sizes.len(), 80);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_batch_fails_only_its_rows() {
+        let worker = WorkerHandle::spawn(Faulty, batching(false, 1), 0).unwrap();
+        let answer = worker
+            .submit(vec![vec![1, 2], vec![666], vec![3]])
+            .unwrap()
+            .wait()
+            .unwrap();
+        assert!(answer[0].is_ok());
+        assert!(matches!(
+            answer[1].as_ref().map_err(|e| &**e),
+            Err(Error::Forward { .. })
+        ));
+        assert!(answer[2].is_ok());
+    }
+
+    #[test]
+    fn a_dead_worker_fails_every_waiting_and_later_caller() {
+        let worker = WorkerHandle::spawn(Faulty, batching(true, 64), 0).unwrap();
+        // Queue work behind the job that kills the worker.
+        let doomed = worker.submit(vec![vec![999]]).unwrap();
+        let queued: Vec<_> = (0..5).map(|_| worker.submit(vec![vec![1]])).collect();
+        assert!(matches!(doomed.wait(), Err(Error::WorkerStopped)));
+        for pending in queued {
+            // Either refused at submission or dropped unanswered: never a hang.
+            match pending {
+                Ok(p) => assert!(matches!(p.wait(), Err(Error::WorkerStopped))),
+                Err(e) => assert!(matches!(e, Error::WorkerStopped)),
+            }
+        }
+        let later = worker.submit(vec![vec![1]]).and_then(|p| p.wait());
+        assert!(matches!(later, Err(Error::WorkerStopped)));
+    }
+
+    #[test]
+    fn stop_fails_queued_and_later_callers() {
+        let (worker, _) = echo(false, 50);
+        let running = worker.submit(vec![vec![1]]).unwrap();
+        thread::sleep(Duration::from_millis(10));
+        let queued = worker.submit(vec![vec![2]]).unwrap();
+        worker.stop();
+        let queued_after_stop = worker.submit(vec![vec![3]]);
+        assert!(running.wait().is_ok());
+        // The queued job was ahead of the stop message, so it still runs.
+        assert!(queued.wait().is_ok());
+        let after = queued_after_stop.and_then(|p| p.wait());
+        assert!(matches!(after, Err(Error::WorkerStopped)));
+        let later = worker.submit(vec![vec![4]]).and_then(|p| p.wait());
+        assert!(matches!(later, Err(Error::WorkerStopped)));
+    }
+}
