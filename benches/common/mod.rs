@@ -1,0 +1,59 @@
+//! Helpers shared by the benches: where the model and texts are, seeded inputs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use emotion_classifier::EmotionClassifier;
+
+/// The shared folder (models, data): `EMOTION_TEST_MODELS/..`, default `../shared`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("EMOTION_TEST_MODELS")
+        .map(|m| PathBuf::from(m).join(".."))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+/// The default benchmark model.
+pub fn model_dir() -> PathBuf {
+    shared_dir().join("models/emotion-minilm-ekman")
+}
+
+/// The 5,427 texts of the GoEmotions Ekman test split.
+pub fn test_texts() -> Vec<String> {
+    let path = shared_dir().join("data/goemotions/ekman/test.tsv");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// A classifier on the benchmark model, with the cache off unless asked.
+pub fn classifier(
+    configure: impl FnOnce(
+        emotion_classifier::EmotionClassifierBuilder,
+    ) -> emotion_classifier::EmotionClassifierBuilder,
+) -> EmotionClassifier {
+    configure(
+        EmotionClassifier::builder()
+            .model(model_dir())
+            .cache_capacity(0),
+    )
+    .build()
+    .expect("benchmark model")
+}
+
+/// A seeded xorshift generator, so every run benches the same inputs.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn below(&mut self, bound: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % bound as u64) as usize
+    }
+}

@@ -1,0 +1,39 @@
+//! (a) Batch throughput: one `classify_batch` over the 5,427 Ekman test texts, f32 and bf16;
+//! (b) single-text latency: one `classify` per text, cache off.
+
+mod common;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use emotion_classifier::Precision;
+
+fn batch(c: &mut Criterion) {
+    let texts = common::test_texts();
+    let mut group = c.benchmark_group("batch_5427_texts");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(texts.len() as u64));
+    for (name, precision) in [("f32", Precision::F32), ("bf16", Precision::Bf16)] {
+        let classifier = common::classifier(|b| b.precision(precision));
+        group.bench_function(name, |b| {
+            b.iter(|| classifier.classify_batch(&texts).expect("batch"))
+        });
+    }
+    group.finish();
+}
+
+fn single(c: &mut Criterion) {
+    let texts: Vec<String> = common::test_texts().into_iter().take(200).collect();
+    let classifier = common::classifier(|b| b);
+    let mut group = c.benchmark_group("single_text");
+    group.throughput(Throughput::Elements(1));
+    let mut rng = common::Rng::new(7);
+    group.bench_function("classify", |b| {
+        b.iter(|| {
+            let text = &texts[rng.below(texts.len())];
+            classifier.classify(text).expect("classify")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, batch, single);
+criterion_main!(benches);
