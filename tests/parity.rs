@@ -102,3 +102,15 @@ fn empty_slice_gives_empty_vec() {
     let none: [&str; 0] = [];
     assert!(classifier.classify_batch(&none).unwrap().is_empty());
 }
+
+#[test]
+fn pytorch_bin_weights_match_the_safetensors_reference() {
+    // The same RoBERTa as tiny-roberta-emotion, with only pytorch_model.bin.
+    let classifier = classifier("tiny-roberta-emotion-bin");
+    let refs = references("tiny-roberta-emotion");
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    let batch = classifier.classify_batch(&texts).unwrap();
+    for (reference, got) in refs.iter().zip(&batch) {
+        assert_matches("tiny-roberta-emotion-bin", "batch", reference, got);
+    }
+}

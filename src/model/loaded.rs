@@ -13,6 +13,7 @@ use crate::tokenize::TextEncoder;
 pub(crate) const CONFIG_FILE: &str = "config.json";
 pub(crate) const TOKENIZER_FILE: &str = "tokenizer.json";
 pub(crate) const SAFETENSORS_FILE: &str = "model.safetensors";
+pub(crate) const PYTORCH_FILE: &str = "pytorch_model.bin";
 
 /// A model ready to run: its config, its tokenizer and its network.
 pub(crate) struct LoadedModel {
@@ -22,7 +23,8 @@ pub(crate) struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
+    /// Loads `config.json`, `tokenizer.json` and the weights from `dir`: `model.safetensors`,
+    /// or else `pytorch_model.bin`.
     ///
     /// Checks, once: the config is valid, the architecture supported, `id2label` matches the
     /// classifier's outputs, every weight tensor is present with the right shape, and the
@@ -35,7 +37,7 @@ impl LoadedModel {
         }
         let config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
         let encoder = TextEncoder::from_file(&dir.join(TOKENIZER_FILE), config.max_input_tokens())?;
-        let weights = Weights::from_safetensors(&dir.join(SAFETENSORS_FILE))?;
+        let weights = read_weights(dir)?;
         Self::from_parts(config, encoder, &weights, precision)
     }
 
@@ -65,4 +67,15 @@ impl LoadedModel {
             network,
         })
     }
+}
+
+/// The weights of `dir`, preferring safetensors; without either file, the missing file named is
+/// `model.safetensors`.
+fn read_weights(dir: &Path) -> Result<Weights> {
+    let safetensors = dir.join(SAFETENSORS_FILE);
+    let pytorch = dir.join(PYTORCH_FILE);
+    if !safetensors.exists() && pytorch.exists() {
+        return super::pickle::read_torch_zip(&pytorch);
+    }
+    Weights::from_safetensors(&safetensors)
 }
