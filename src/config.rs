@@ -71,6 +71,8 @@ struct BertFields {
     num_hidden_layers: i64,
     #[serde(default = "default_type_vocab_size")]
     type_vocab_size: i64,
+    #[serde(default = "default_layer_norm_eps")]
+    layer_norm_eps: f64,
 }
 
 /// DistilBERT fields.
@@ -94,12 +96,16 @@ fn default_type_vocab_size() -> i64 {
     2
 }
 
+fn default_layer_norm_eps() -> f64 {
+    1e-12
+}
+
 /// The architecture-specific part of a model's configuration, ready for rust-bert.
 #[derive(Debug, Clone)]
 pub(crate) enum NetworkConfig {
-    Bert(BertConfig),
+    Bert(BertConfig, f64),
     DistilBert(DistilBertConfig),
-    Roberta(BertConfig),
+    Roberta(BertConfig, f64),
 }
 
 /// A validated `config.json`.
@@ -150,6 +156,7 @@ impl ModelConfig {
             Architecture::Bert | Architecture::Roberta => {
                 let fields: BertFields = serde_json::from_value(value).map_err(invalid)?;
                 let hidden_size = fields.hidden_size;
+                let eps = fields.layer_norm_eps;
                 let config = BertConfig {
                     hidden_act: fields.hidden_act,
                     attention_probs_dropout_prob: 0.0,
@@ -169,9 +176,9 @@ impl ModelConfig {
                     label2id: None,
                 };
                 if architecture == Architecture::Bert {
-                    (NetworkConfig::Bert(config), hidden_size, 0)
+                    (NetworkConfig::Bert(config, eps), hidden_size, 0)
                 } else {
-                    (NetworkConfig::Roberta(config), hidden_size, 1)
+                    (NetworkConfig::Roberta(config, eps), hidden_size, 1)
                 }
             }
             Architecture::DistilBert => {
@@ -248,6 +255,11 @@ impl ModelConfig {
     /// Rows of the word embedding matrix.
     pub fn vocab_size(&self) -> i64 {
         self.vocab_size
+    }
+
+    /// Rows of the position embedding matrix.
+    pub fn max_position_embeddings(&self) -> i64 {
+        self.max_position_embeddings
     }
 
     /// Width of the hidden states.

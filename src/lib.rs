@@ -14,6 +14,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod allocator;
 pub mod batch;
 mod cache;
 mod classifier;

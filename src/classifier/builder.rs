@@ -36,6 +36,7 @@ pub struct EmotionClassifierBuilder {
     dynamic_batching: Option<bool>,
     max_wait: Option<Duration>,
     precision: Precision,
+    keep_default_malloc: bool,
 }
 
 /// Checked options, as the classifier uses them.
@@ -107,6 +108,15 @@ impl EmotionClassifierBuilder {
         self
     }
 
+    /// Leave glibc's malloc settings alone (default: tune them). Tuning raises the mmap
+    /// threshold and keeps freed memory for reuse, which makes forward passes 5-30% faster since
+    /// libtorch has no CPU caching allocator; it is process-wide, so opt out if your program
+    /// tunes malloc itself.
+    pub fn keep_default_malloc(mut self, keep: bool) -> Self {
+        self.keep_default_malloc = keep;
+        self
+    }
+
     /// Checks the options, loads the model and starts its worker thread.
     ///
     /// Loading reads and checks every file once; it costs about as much as reading the weights
@@ -142,6 +152,9 @@ impl EmotionClassifierBuilder {
         };
         if let Some(threads) = threads {
             tch::set_num_threads(threads);
+        }
+        if !self.keep_default_malloc {
+            crate::allocator::tune_glibc_malloc();
         }
         EmotionClassifier::load(Settings {
             source,

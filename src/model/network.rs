@@ -2,12 +2,11 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use rust_bert::bert::BertForSequenceClassification;
 use rust_bert::distilbert::DistilBertModelClassifier;
-use rust_bert::roberta::RobertaForSequenceClassification;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+use super::encoder::{Encoder, EncoderShape};
 use super::weights::Weights;
 use crate::batch::PaddedBatch;
 use crate::config::{Architecture, ModelConfig, NetworkConfig};
@@ -15,19 +14,19 @@ use crate::error::{Error, Result};
 use crate::precision::Precision;
 
 enum Classifier {
-    Bert(BertForSequenceClassification),
+    /// BERT and RoBERTa: the crate's fused encoder.
+    Encoder(Encoder),
+    /// DistilBERT: rust-bert's module.
     DistilBert(DistilBertModelClassifier),
-    Roberta(RobertaForSequenceClassification),
 }
 
 /// A sequence classifier with its weights, on one device.
 ///
 /// Holds libtorch tensors, so it is `Send` but not `Sync`: callers share it behind a lock.
 pub(crate) struct Network {
-    // Owns the parameters the classifier's modules point into.
-    _store: VarStore,
+    // Owns the parameters rust-bert's modules point into (DistilBERT).
+    _store: Option<VarStore>,
     classifier: Classifier,
-    pad_token_id: i64,
     labels: usize,
 }
 
@@ -43,38 +42,30 @@ impl Network {
         precision: Precision,
     ) -> Result<Self> {
         check_label_count(config, weights)?;
-        let mut store = VarStore::new(Device::Cpu);
-        let root = store.root();
-        let classifier = catch_panic(|| -> Result<Classifier> {
-            Ok(match config.network() {
-                NetworkConfig::Bert(c) => {
-                    Classifier::Bert(BertForSequenceClassification::new(&root, c)?)
+        let (store, classifier) = match config.network() {
+            NetworkConfig::Bert(c, eps) | NetworkConfig::Roberta(c, eps) => {
+                let shape = EncoderShape {
+                    hidden: c.hidden_size,
+                    intermediate: c.intermediate_size,
+                    heads: c.num_attention_heads,
+                    layers: c.num_hidden_layers,
+                    type_vocab: c.type_vocab_size,
+                    eps: *eps,
+                };
+                let mut encoder = Encoder::load(config, &shape, weights)?;
+                if precision == Precision::Bf16 {
+                    encoder.set_kind(Kind::BFloat16)?;
                 }
-                NetworkConfig::DistilBert(c) => {
-                    Classifier::DistilBert(DistilBertModelClassifier::new(&root, c)?)
-                }
-                NetworkConfig::Roberta(c) => {
-                    Classifier::Roberta(RobertaForSequenceClassification::new(&root, c)?)
-                }
-            })
-        })??;
-        let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
-        variables.sort_by(|a, b| a.0.cmp(&b.0));
-        tch::no_grad(|| -> Result<()> {
-            for (name, mut variable) in variables {
-                let source = weights.tensor_f32(&name, &variable.size())?;
-                variable.f_copy_(&source)?;
+                (None, Classifier::Encoder(encoder))
             }
-            Ok(())
-        })?;
-        store.freeze();
-        if precision == Precision::Bf16 {
-            store.bfloat16();
-        }
+            NetworkConfig::DistilBert(c) => {
+                let (store, model) = load_distilbert(c, weights, precision)?;
+                (Some(store), Classifier::DistilBert(model))
+            }
+        };
         Ok(Self {
             _store: store,
             classifier,
-            pad_token_id: config.pad_token_id(),
             labels: config.labels().len(),
         })
     }
@@ -82,24 +73,15 @@ impl Network {
     /// Logits of shape `[batch, labels]` for padded token ids and their attention mask, both
     /// `[batch, length]` int64.
     fn logits(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        catch_panic(|| {
-            tch::no_grad(|| match &self.classifier {
-                Classifier::Bert(model) => Ok(model
-                    .forward_t(Some(ids), Some(mask), None, None, None, false)
-                    .logits),
-                Classifier::DistilBert(model) => model
+        tch::no_grad(|| match &self.classifier {
+            Classifier::Encoder(encoder) => encoder.forward(ids, mask),
+            Classifier::DistilBert(model) => catch_panic(|| {
+                model
                     .forward_t(Some(ids), Some(mask), None, false)
                     .map(|output| output.logits)
-                    .map_err(Error::from),
-                Classifier::Roberta(model) => {
-                    // Positions count real tokens from pad_token_id + 1, as transformers does.
-                    let positions = mask.f_cumsum(1, Kind::Int64)? * mask + self.pad_token_id;
-                    Ok(model
-                        .forward_t(Some(ids), Some(mask), None, Some(&positions), None, false)
-                        .logits)
-                }
-            })
-        })?
+                    .map_err(Error::from)
+            })?,
+        })
     }
 
     /// Logits for a padded batch, one row per text with one value per label.
@@ -166,4 +148,29 @@ fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T> {
             .unwrap_or_else(|| "unknown panic".to_string());
         Error::Forward { message }
     })
+}
+
+/// rust-bert's DistilBERT, its parameters filled from `weights`.
+fn load_distilbert(
+    config: &rust_bert::distilbert::DistilBertConfig,
+    weights: &Weights,
+    precision: Precision,
+) -> Result<(VarStore, DistilBertModelClassifier)> {
+    let mut store = VarStore::new(Device::Cpu);
+    let root = store.root();
+    let model = catch_panic(|| DistilBertModelClassifier::new(&root, config))??;
+    let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    tch::no_grad(|| -> Result<()> {
+        for (name, mut variable) in variables {
+            let source = weights.tensor_f32(&name, &variable.size())?;
+            variable.f_copy_(&source)?;
+        }
+        Ok(())
+    })?;
+    store.freeze();
+    if precision == Precision::Bf16 {
+        store.bfloat16();
+    }
+    Ok((store, model))
 }

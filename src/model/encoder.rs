@@ -1,0 +1,293 @@
+//! A fused BERT/RoBERTa encoder on libtorch's native kernels.
+//!
+//! rust-bert's BERT computes GELU as five elementwise ops (`x * 0.5 * (1 + erf(x / √2))`) and
+//! attention as separate matmuls and a softmax. On a 2-core CPU the composite GELU alone costs
+//! 15x the native kernel (26 ms against 1.7 ms on a 2048x1536 activation, more than the FFN's
+//! GEMMs). This encoder computes exactly the same function with the native `gelu` and one fused
+//! QKV projection, and reads LayerNorm's epsilon from the config
+//! (rust-bert fixes it at 1e-12). Every call is a fallible `f_` op: no panics.
+//! Parity with Python `transformers` is tested on the reference files.
+
+use tch::{Kind, Tensor};
+
+use super::weights::Weights;
+use crate::config::{Architecture, ModelConfig};
+use crate::error::Result;
+
+struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    fn load(weights: &Weights, name: &str, outputs: i64, inputs: i64) -> Result<Self> {
+        Ok(Self {
+            weight: weights.tensor_f32(&format!("{name}.weight"), &[outputs, inputs])?,
+            bias: weights.tensor_f32(&format!("{name}.bias"), &[outputs])?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.f_linear(&self.weight, Some(&self.bias))?)
+    }
+
+    fn tensors_mut(&mut self) -> [&mut Tensor; 2] {
+        [&mut self.weight, &mut self.bias]
+    }
+}
+
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl LayerNorm {
+    fn load(weights: &Weights, name: &str, size: i64) -> Result<Self> {
+        Ok(Self {
+            weight: weights.tensor_f32(&format!("{name}.weight"), &[size])?,
+            bias: weights.tensor_f32(&format!("{name}.bias"), &[size])?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, eps: f64) -> Result<Tensor> {
+        let size = self.weight.size();
+        Ok(x.f_layer_norm(size, Some(&self.weight), Some(&self.bias), eps, false)?)
+    }
+
+    fn tensors_mut(&mut self) -> [&mut Tensor; 2] {
+        [&mut self.weight, &mut self.bias]
+    }
+}
+
+struct Layer {
+    qkv: Linear,
+    attention_output: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+}
+
+enum Head {
+    /// BERT: pooler (dense + tanh on [CLS]) then the classifier.
+    Pooled { pooler: Linear, classifier: Linear },
+    /// RoBERTa: dense + tanh on <s>, then out_proj.
+    Roberta { dense: Linear, out_proj: Linear },
+}
+
+/// The BERT-family sequence classifier: BERT or RoBERTa.
+pub(crate) struct Encoder {
+    word_embeddings: Tensor,
+    position_embeddings: Tensor,
+    token_type_embedding: Tensor,
+    embedding_norm: LayerNorm,
+    layers: Vec<Layer>,
+    head: Head,
+    heads: i64,
+    hidden: i64,
+    eps: f64,
+    /// RoBERTa numbers positions from `pad_token_id + 1`; BERT from 0.
+    roberta_padding: Option<i64>,
+}
+
+/// The sizes the encoder needs from `config.json`.
+pub(crate) struct EncoderShape {
+    pub(crate) hidden: i64,
+    pub(crate) intermediate: i64,
+    pub(crate) heads: i64,
+    pub(crate) layers: i64,
+    pub(crate) type_vocab: i64,
+    pub(crate) eps: f64,
+}
+
+impl Encoder {
+    /// Reads every parameter from `weights`, checking names and shapes.
+    pub(crate) fn load(
+        config: &ModelConfig,
+        shape: &EncoderShape,
+        weights: &Weights,
+    ) -> Result<Self> {
+        let roberta = config.architecture() == Architecture::Roberta;
+        let base = if roberta { "roberta" } else { "bert" };
+        let h = shape.hidden;
+        let labels = config.labels().len() as i64;
+        let embeddings = format!("{base}.embeddings");
+        let word_embeddings = weights.tensor_f32(
+            &format!("{embeddings}.word_embeddings.weight"),
+            &[config.vocab_size(), h],
+        )?;
+        let position_embeddings = weights.tensor_f32(
+            &format!("{embeddings}.position_embeddings.weight"),
+            &[config.max_position_embeddings(), h],
+        )?;
+        let token_types = weights.tensor_f32(
+            &format!("{embeddings}.token_type_embeddings.weight"),
+            &[shape.type_vocab, h],
+        )?;
+        // Single texts have token type 0 everywhere.
+        let token_type_embedding = token_types.f_get(0)?;
+        let embedding_norm = LayerNorm::load(weights, &format!("{embeddings}.LayerNorm"), h)?;
+        let mut layers = Vec::new();
+        for i in 0..shape.layers {
+            let p = format!("{base}.encoder.layer.{i}");
+            let part =
+                |name: &str| Linear::load(weights, &format!("{p}.attention.self.{name}"), h, h);
+            let (q, k, v) = (part("query")?, part("key")?, part("value")?);
+            let qkv = Linear {
+                weight: Tensor::f_cat(&[&q.weight, &k.weight, &v.weight], 0)?,
+                bias: Tensor::f_cat(&[&q.bias, &k.bias, &v.bias], 0)?,
+            };
+            layers.push(Layer {
+                qkv,
+                attention_output: Linear::load(
+                    weights,
+                    &format!("{p}.attention.output.dense"),
+                    h,
+                    h,
+                )?,
+                attention_norm: LayerNorm::load(
+                    weights,
+                    &format!("{p}.attention.output.LayerNorm"),
+                    h,
+                )?,
+                intermediate: Linear::load(
+                    weights,
+                    &format!("{p}.intermediate.dense"),
+                    shape.intermediate,
+                    h,
+                )?,
+                output: Linear::load(weights, &format!("{p}.output.dense"), h, shape.intermediate)?,
+                output_norm: LayerNorm::load(weights, &format!("{p}.output.LayerNorm"), h)?,
+            });
+        }
+        let head = if roberta {
+            Head::Roberta {
+                dense: Linear::load(weights, "classifier.dense", h, h)?,
+                out_proj: Linear::load(weights, "classifier.out_proj", labels, h)?,
+            }
+        } else {
+            Head::Pooled {
+                pooler: Linear::load(weights, "bert.pooler.dense", h, h)?,
+                classifier: Linear::load(weights, "classifier", labels, h)?,
+            }
+        };
+        Ok(Self {
+            word_embeddings,
+            position_embeddings,
+            token_type_embedding,
+            embedding_norm,
+            layers,
+            head,
+            heads: shape.heads,
+            hidden: h,
+            eps: shape.eps,
+            roberta_padding: roberta.then(|| config.pad_token_id()),
+        })
+    }
+
+    /// Converts every parameter to `kind` (bf16 for the fast path on CPUs that have it).
+    pub(crate) fn set_kind(&mut self, kind: Kind) -> Result<()> {
+        for tensor in self.tensors_mut() {
+            *tensor = tensor.f_to_kind(kind)?;
+        }
+        Ok(())
+    }
+
+    fn tensors_mut(&mut self) -> Vec<&mut Tensor> {
+        let mut all = vec![
+            &mut self.word_embeddings,
+            &mut self.position_embeddings,
+            &mut self.token_type_embedding,
+        ];
+        all.extend(self.embedding_norm.tensors_mut());
+        for layer in &mut self.layers {
+            all.extend(layer.qkv.tensors_mut());
+            all.extend(layer.attention_output.tensors_mut());
+            all.extend(layer.attention_norm.tensors_mut());
+            all.extend(layer.intermediate.tensors_mut());
+            all.extend(layer.output.tensors_mut());
+            all.extend(layer.output_norm.tensors_mut());
+        }
+        match &mut self.head {
+            Head::Pooled { pooler, classifier } => {
+                all.extend(pooler.tensors_mut());
+                all.extend(classifier.tensors_mut());
+            }
+            Head::Roberta { dense, out_proj } => {
+                all.extend(dense.tensors_mut());
+                all.extend(out_proj.tensors_mut());
+            }
+        }
+        all
+    }
+
+    /// Logits `[batch, labels]` for int64 `ids` and `mask` of shape `[batch, length]`.
+    pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (batch, length) = ids.size2()?;
+        let positions = match self.roberta_padding {
+            Some(pad) => mask
+                .f_cumsum(1, Kind::Int64)?
+                .f_mul(mask)?
+                .f_add_scalar(pad)?,
+            None => Tensor::f_arange(length, (Kind::Int64, ids.device()))?
+                .f_unsqueeze(0)?
+                .f_expand([batch, length], false)?,
+        };
+        let embedded = Tensor::f_embedding(&self.word_embeddings, ids, -1, false, false)?
+            .f_add(&Tensor::f_embedding(
+                &self.position_embeddings,
+                &positions,
+                -1,
+                false,
+                false,
+            )?)?
+            .f_add(&self.token_type_embedding)?;
+        let mut x = self.embedding_norm.forward(&embedded, self.eps)?;
+        // Additive mask: 0 on real tokens, -1e9 on padding (exp underflows to exactly 0).
+        let kind = self.word_embeddings.kind();
+        let blocked = mask
+            .f_to_kind(kind)?
+            .f_neg()?
+            .f_add_scalar(1.0)?
+            .f_mul_scalar(-1e9)?
+            .f_view([batch, 1, 1, length])?;
+        let head_size = self.hidden / self.heads;
+        let scale = 1.0 / (head_size as f64).sqrt();
+        for layer in &self.layers {
+            let qkv = layer.qkv.forward(&x)?;
+            let split = |t: &Tensor| -> Result<Tensor> {
+                Ok(t.f_view([batch, length, self.heads, head_size])?
+                    .f_transpose(1, 2)?)
+            };
+            let parts = qkv.f_split(self.hidden, -1)?;
+            let (q, k, v) = (split(&parts[0])?, split(&parts[1])?, split(&parts[2])?);
+            // Explicit attention: on CPU, libtorch 2.4's fused kernel is about twice as slow at
+            // these short lengths.
+            let context = q
+                .f_matmul(&k.f_transpose(-1, -2)?)?
+                .f_mul_scalar(scale)?
+                .f_add(&blocked)?
+                .f_softmax(-1, kind)?
+                .f_matmul(&v)?
+                .f_transpose(1, 2)?
+                .f_reshape([batch, length, self.hidden])?;
+            let attended = layer.attention_norm.forward(
+                &layer.attention_output.forward(&context)?.f_add(&x)?,
+                self.eps,
+            )?;
+            let inner = layer.intermediate.forward(&attended)?.f_gelu("none")?;
+            x = layer
+                .output_norm
+                .forward(&layer.output.forward(&inner)?.f_add(&attended)?, self.eps)?;
+        }
+        let first = x.f_select(1, 0)?;
+        match &self.head {
+            Head::Pooled { pooler, classifier } => {
+                classifier.forward(&pooler.forward(&first)?.f_tanh()?)
+            }
+            Head::Roberta { dense, out_proj } => {
+                out_proj.forward(&dense.forward(&first)?.f_tanh()?)
+            }
+        }
+    }
+}
