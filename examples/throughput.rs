@@ -64,6 +64,9 @@ struct Args {
     /// Turn dynamic batching off.
     #[arg(long)]
     no_dynamic: bool,
+    /// With dynamic batching, wait up to this many milliseconds for more requests.
+    #[arg(long, default_value_t = 0.0)]
+    max_wait_ms: f64,
     /// Write every text's scores here, as JSON lines.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -92,6 +95,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_batch_tokens(args.batch_tokens)
         .cache_capacity(0)
         .dynamic_batching(!args.no_dynamic)
+        .max_wait(std::time::Duration::from_secs_f64(
+            args.max_wait_ms / 1000.0,
+        ))
         .precision(match args.precision {
             Float::F32 => Precision::F32,
             Float::Bf16 => Precision::Bf16,
@@ -133,6 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Mode::Concurrent => {
             report["callers"] = args.callers.into();
             report["dynamic"] = (!args.no_dynamic).into();
+            report["max_wait_ms"] = args.max_wait_ms.into();
             concurrent(&classifier, &texts, args.callers)?
         }
     };
