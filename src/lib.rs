@@ -22,6 +22,7 @@ mod config;
 mod default_classifier;
 mod error;
 mod files;
+mod long_texts;
 mod model;
 mod precision;
 pub mod scores;
@@ -34,6 +35,7 @@ pub use classifier::{EmotionClassifier, EmotionClassifierBuilder, DEFAULT_CACHE_
 pub use config::{Architecture, ModelConfig, ScoreFunction};
 pub use default_classifier::{classify, default_classifier};
 pub use error::{Error, Result};
+pub use long_texts::{Aggregate, LongTexts};
 pub use precision::Precision;
 pub use scores::{Emotion, EmotionScores, LabelScore};
 pub use source::{ModelSource, MODEL_ENV};

@@ -2,9 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{
+    PostProcessor, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
 
 use crate::error::{Error, Result};
+use crate::long_texts::LongTexts;
 
 /// A `tokenizer.json` tokenizer set up for classification.
 ///
@@ -14,6 +17,8 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub(crate) struct TextEncoder {
     tokenizer: Tokenizer,
+    /// Return every window of a long text, not only the first.
+    chunked: bool,
     path: PathBuf,
 }
 
@@ -22,7 +27,7 @@ impl TextEncoder {
     ///
     /// # Errors
     /// [`Error::MissingFile`], [`Error::Io`] or [`Error::TokenizerLoad`].
-    pub(crate) fn from_file(path: &Path, max_tokens: usize) -> Result<Self> {
+    pub(crate) fn from_file(path: &Path, max_tokens: usize, long_texts: LongTexts) -> Result<Self> {
         let bytes = crate::files::read(path)?;
         let load_error = |source| Error::TokenizerLoad {
             path: path.to_path_buf(),
@@ -30,30 +35,45 @@ impl TextEncoder {
         };
         let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(load_error)?;
         tokenizer.with_padding(None);
+        let special = tokenizer
+            .get_post_processor()
+            .map_or(0, |p| p.added_tokens(false));
+        let stride = long_texts.stride(max_tokens, special)?;
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: max_tokens,
                 strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
+                stride: stride.unwrap_or(0),
                 direction: TruncationDirection::Right,
             }))
             .map_err(load_error)?;
         Ok(Self {
             tokenizer,
             path: path.to_path_buf(),
+            chunked: stride.is_some(),
         })
     }
 
-    /// The token ids of `text`, with the model's special tokens, at most `max_tokens` long.
+    /// The token ids of `text`, with the model's special tokens, each window at most
+    /// `max_tokens` long: one window when truncating, every window when chunking.
     ///
     /// # Errors
     /// [`Error::Tokenize`] when the tokenizer fails on the text.
-    pub(crate) fn encode(&self, text: &str) -> Result<Vec<u32>> {
+    pub(crate) fn encode(&self, text: &str) -> Result<Vec<Vec<u32>>> {
         let encoding = self
             .tokenizer
             .encode(text, true)
             .map_err(|source| Error::Tokenize { source })?;
-        Ok(encoding.get_ids().to_vec())
+        let mut windows = vec![encoding.get_ids().to_vec()];
+        if self.chunked {
+            windows.extend(
+                encoding
+                    .get_overflowing()
+                    .iter()
+                    .map(|o| o.get_ids().to_vec()),
+            );
+        }
+        Ok(windows)
     }
 
     /// One more than the largest id the tokenizer can produce, added tokens included: the

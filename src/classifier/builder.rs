@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::batch::BatchLimits;
 use crate::error::{Error, Result};
+use crate::long_texts::LongTexts;
 use crate::precision::Precision;
 use crate::source::ModelSource;
 use crate::worker::Batching;
@@ -37,6 +38,7 @@ pub struct EmotionClassifierBuilder {
     max_wait: Option<Duration>,
     precision: Precision,
     keep_default_malloc: bool,
+    long_texts: LongTexts,
 }
 
 /// Checked options, as the classifier uses them.
@@ -45,6 +47,7 @@ pub(super) struct Settings {
     pub(super) batching: Batching,
     pub(super) cache_capacity: usize,
     pub(super) precision: Precision,
+    pub(super) long_texts: LongTexts,
 }
 
 impl EmotionClassifierBuilder {
@@ -108,6 +111,14 @@ impl EmotionClassifierBuilder {
         self
     }
 
+    /// How texts longer than the model's maximum input are handled (default
+    /// [`LongTexts::Truncate`]; [`LongTexts::chunk`] classifies every window). A stride that
+    /// leaves no room in a window is [`Error::InvalidOption`] at build.
+    pub fn long_texts(mut self, long_texts: LongTexts) -> Self {
+        self.long_texts = long_texts;
+        self
+    }
+
     /// Leave glibc's malloc settings alone (default: tune them). Tuning raises the mmap
     /// threshold and keeps freed memory for reuse, which makes forward passes 5-30% faster since
     /// libtorch has no CPU caching allocator; it is process-wide, so opt out if your program
@@ -165,6 +176,7 @@ impl EmotionClassifierBuilder {
             },
             cache_capacity: self.cache_capacity.unwrap_or(DEFAULT_CACHE_CAPACITY),
             precision: self.precision,
+            long_texts: self.long_texts,
         })
     }
 }

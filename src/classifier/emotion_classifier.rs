@@ -8,6 +8,7 @@ use crate::batch::plan_batches;
 use crate::cache::{CacheStats, ScoreCache};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
+use crate::long_texts::{Aggregate, LongTexts};
 use crate::model::LoadedModel;
 use crate::scores::{probabilities, EmotionScores};
 use crate::tokenize::TextEncoder;
@@ -34,6 +35,7 @@ struct Inner {
     cache: Option<ScoreCache>,
     labels: Arc<[String]>,
     batching: Batching,
+    aggregate: Aggregate,
     computed: AtomicU64,
 }
 
@@ -69,7 +71,7 @@ impl EmotionClassifier {
             config,
             encoder,
             network,
-        } = LoadedModel::from_dir(dir, settings.precision)?;
+        } = LoadedModel::from_dir(dir, settings.precision, settings.long_texts)?;
         let labels: Arc<[String]> = config.labels().into();
         let worker = WorkerHandle::spawn(network, settings.batching, config.pad_token_id())?;
         Ok(Self {
@@ -80,6 +82,10 @@ impl EmotionClassifier {
                 cache: ScoreCache::new(settings.cache_capacity),
                 labels,
                 batching: settings.batching,
+                aggregate: match settings.long_texts {
+                    LongTexts::Chunk { aggregate, .. } => aggregate,
+                    LongTexts::Truncate => Aggregate::Mean,
+                },
                 computed: AtomicU64::new(0),
             }),
         })
@@ -180,14 +186,25 @@ impl EmotionClassifier {
                 holders.push(vec![index]);
             }
         }
+        // Each distinct text's windows' probabilities, or the error that stopped one of them.
+        let mut windows: Vec<Result<Vec<Vec<f32>>, Arc<Error>>> =
+            std::iter::repeat_with(|| Ok(Vec::new()))
+                .take(unique.len())
+                .collect();
         let mut rounds = Vec::new();
         for (round, texts) in unique.chunks(ROUND).enumerate() {
             rounds.push(inner.submit_round(round * ROUND, texts, &holders, &mut results));
         }
         for submitted in rounds {
             for (slots, answer) in submitted {
-                inner.deliver(&unique, &holders, &slots, answer, &mut results);
+                inner.collect(&slots, answer, &mut windows);
             }
+        }
+        for (slot, outcome) in windows.into_iter().enumerate() {
+            if holders[slot].iter().all(|&i| results[i].is_some()) {
+                continue; // the tokenizer already failed on it
+            }
+            inner.finish(unique[slot], &holders[slot], outcome, &mut results);
         }
         results
             .into_iter()
@@ -213,9 +230,11 @@ impl Inner {
         let mut sequences = Vec::with_capacity(texts.len());
         for (offset, text) in texts.iter().enumerate() {
             match self.encoder.encode(text) {
-                Ok(ids) => {
-                    slots.push(first + offset);
-                    sequences.push(ids);
+                Ok(text_windows) => {
+                    for ids in text_windows {
+                        slots.push(first + offset);
+                        sequences.push(ids);
+                    }
                 }
                 Err(e) => {
                     let slot = first + offset;
@@ -243,43 +262,67 @@ impl Inner {
             .collect()
     }
 
-    /// Waits for one job's answer and fills the results of every input holding its texts.
-    fn deliver(
+    /// Waits for one job's answer and files each row's probabilities under its text's slot.
+    fn collect(
         &self,
-        unique: &[&str],
-        holders: &[Vec<usize>],
         slots: &[usize],
         answer: Result<Pending>,
-        results: &mut [Option<Result<EmotionScores>>],
+        windows: &mut [Result<Vec<Vec<f32>>, Arc<Error>>],
     ) {
         let rows: Vec<RowResult> = match answer.and_then(Pending::wait) {
             Ok(rows) => rows,
-            Err(e) => {
-                let shared = Arc::new(e);
-                vec![Err(shared); slots.len()]
-            }
+            Err(e) => vec![Err(Arc::new(e)); slots.len()],
         };
         for (&slot, row) in slots.iter().zip(rows) {
-            let outcome = row.and_then(|logits| self.scores(&logits).map_err(Arc::new));
-            match outcome {
-                Ok(scores) => {
-                    let scores = Arc::new(scores);
-                    if let Some(cache) = &self.cache {
-                        cache.insert(unique[slot], Arc::clone(&scores));
-                    }
-                    for &index in &holders[slot] {
-                        results[index] = Some(Ok((*scores).clone()));
-                    }
+            let probabilities =
+                row.map(|logits| probabilities(self.config.score_function(), &logits));
+            match (&mut windows[slot], probabilities) {
+                (Ok(done), Ok(p)) => done.push(p),
+                (entry @ Ok(_), Err(e)) => *entry = Err(e),
+                (Err(_), _) => {}
+            }
+        }
+    }
+
+    /// Combines a text's windows into its scores, caches them and gives them to every input
+    /// holding the text.
+    fn finish(
+        &self,
+        text: &str,
+        holders: &[usize],
+        outcome: Result<Vec<Vec<f32>>, Arc<Error>>,
+        results: &mut [Option<Result<EmotionScores>>],
+    ) {
+        let scores = outcome.and_then(|w| {
+            EmotionScores::new(Arc::clone(&self.labels), self.aggregate.combine(&w)).ok_or_else(
+                || {
+                    Arc::new(Error::Forward {
+                        message: format!(
+                            "the model's output does not fit {} labels",
+                            self.labels.len()
+                        ),
+                    })
+                },
+            )
+        });
+        match scores {
+            Ok(scores) => {
+                let scores = Arc::new(scores);
+                if let Some(cache) = &self.cache {
+                    cache.insert(text, Arc::clone(&scores));
                 }
-                Err(shared) => {
-                    for &index in &holders[slot] {
-                        results[index] = Some(Err(match &*shared {
-                            Error::WorkerStopped => Error::WorkerStopped,
-                            _ => Error::BatchFailed {
-                                source: Arc::clone(&shared),
-                            },
-                        }));
-                    }
+                for &index in holders {
+                    results[index] = Some(Ok((*scores).clone()));
+                }
+            }
+            Err(shared) => {
+                for &index in holders {
+                    results[index] = Some(Err(match &*shared {
+                        Error::WorkerStopped => Error::WorkerStopped,
+                        _ => Error::BatchFailed {
+                            source: Arc::clone(&shared),
+                        },
+                    }));
                 }
             }
         }
@@ -293,16 +336,5 @@ impl Inner {
                 message: "the tokenizer accepted a text it had rejected".to_string(),
             },
         }
-    }
-
-    fn scores(&self, logits: &[f32]) -> Result<EmotionScores> {
-        let probabilities = probabilities(self.config.score_function(), logits);
-        EmotionScores::new(Arc::clone(&self.labels), probabilities).ok_or_else(|| Error::Forward {
-            message: format!(
-                "the model returned {} logits for {} labels",
-                logits.len(),
-                self.labels.len()
-            ),
-        })
     }
 }

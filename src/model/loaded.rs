@@ -6,6 +6,7 @@ use super::network::{word_embeddings_tensor, Network};
 use super::weights::Weights;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
+use crate::long_texts::LongTexts;
 use crate::precision::Precision;
 use crate::tokenize::TextEncoder;
 
@@ -29,14 +30,22 @@ impl LoadedModel {
     /// Checks, once: the config is valid, the architecture supported, `id2label` matches the
     /// classifier's outputs, every weight tensor is present with the right shape, and the
     /// tokenizer never produces an id the embedding matrix lacks.
-    pub(crate) fn from_dir(dir: &Path, precision: Precision) -> Result<Self> {
+    pub(crate) fn from_dir(
+        dir: &Path,
+        precision: Precision,
+        long_texts: LongTexts,
+    ) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::MissingFile {
                 path: dir.to_path_buf(),
             });
         }
         let config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
-        let encoder = TextEncoder::from_file(&dir.join(TOKENIZER_FILE), config.max_input_tokens())?;
+        let encoder = TextEncoder::from_file(
+            &dir.join(TOKENIZER_FILE),
+            config.max_input_tokens(),
+            long_texts,
+        )?;
         let weights = read_weights(dir)?;
         Self::from_parts(config, encoder, &weights, precision)
     }

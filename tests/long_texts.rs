@@ -1,0 +1,70 @@
+//! Texts far over the model's limit: truncated by default, or classified window by window.
+
+mod support;
+
+use emotion_classifier::{Aggregate, EmotionClassifier, Error, LongTexts};
+
+const MODEL: &str = "emotion-minilm-ekman";
+
+fn build(long_texts: LongTexts) -> Result<EmotionClassifier, Error> {
+    EmotionClassifier::builder()
+        .model(support::model_dir(MODEL))
+        .long_texts(long_texts)
+        .build()
+}
+
+/// About 1,500 tokens of flat, neutral text, then anger in the last sentence only.
+fn angry_ending() -> String {
+    let filler = "The committee meeting is scheduled for Tuesday at the usual room. ".repeat(110);
+    format!("{filler}I am absolutely furious, this is outrageous and I hate it!")
+}
+
+#[test]
+fn truncation_misses_an_emotion_at_the_end_and_chunking_finds_it() {
+    let text = angry_ending();
+    let truncated = build(LongTexts::Truncate).unwrap().classify(&text).unwrap();
+    let head = build(LongTexts::Truncate)
+        .unwrap()
+        .classify(&text[..text.len() / 4])
+        .unwrap();
+    // Truncated, the text is only its neutral beginning.
+    assert_eq!(truncated.top().label, "neutral");
+    assert!(truncated.get("anger").unwrap() < 0.1, "{truncated:?}");
+    for (a, b) in truncated.scores().iter().zip(head.scores()) {
+        assert!(
+            (a - b).abs() < 0.05,
+            "truncation reads more than the first window"
+        );
+    }
+
+    let max = build(LongTexts::chunk(64, Aggregate::Max)).unwrap();
+    let chunked = max.classify(&text).unwrap();
+    assert!(chunked.get("anger").unwrap() > 0.5, "{chunked:?}");
+
+    let mean = build(LongTexts::chunk(64, Aggregate::Mean)).unwrap();
+    let averaged = mean.classify(&text).unwrap();
+    let anger = averaged.get("anger").unwrap();
+    assert!(anger > truncated.get("anger").unwrap() && anger < chunked.get("anger").unwrap());
+}
+
+#[test]
+fn chunking_leaves_short_texts_unchanged() {
+    let plain = build(LongTexts::Truncate).unwrap();
+    let chunked = build(LongTexts::chunk(128, Aggregate::Mean)).unwrap();
+    let texts = ["I love this!", "", "This is so sad and unfair."];
+    let a = plain.classify_batch(&texts).unwrap();
+    let b = chunked.classify_batch(&texts).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        for (p, q) in x.scores().iter().zip(y.scores()) {
+            assert!((p - q).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn a_stride_without_room_is_rejected() {
+    assert!(matches!(
+        build(LongTexts::chunk(510, Aggregate::Max)),
+        Err(Error::InvalidOption { .. })
+    ));
+}
