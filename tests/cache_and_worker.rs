@@ -135,3 +135,20 @@ fn shutdown_ends_waiting_and_later_calls_with_an_error_not_a_hang() {
     assert_eq!(each.len(), 2);
     assert!(each.iter().all(|r| matches!(r, Err(Error::WorkerStopped))));
 }
+
+#[test]
+fn cuda_if_available_without_a_gpu_runs_on_the_cpu_unchanged() {
+    if tch::Cuda::is_available() {
+        return; // this machine has a GPU: the fallback is not what runs
+    }
+    let cpu = build(0, true);
+    let auto = EmotionClassifier::builder()
+        .model(support::model_dir(MODEL))
+        .device(emotion_classifier::Device::CudaIfAvailable)
+        .cache_capacity(0)
+        .build()
+        .unwrap();
+    for text in ["so happy", "so sad", ""] {
+        assert_eq!(cpu.classify(text).unwrap(), auto.classify(text).unwrap());
+    }
+}

@@ -71,7 +71,12 @@ impl EmotionClassifier {
             config,
             encoder,
             network,
-        } = LoadedModel::from_dir(dir, settings.precision, settings.long_texts)?;
+        } = LoadedModel::from_dir(
+            dir,
+            settings.precision,
+            settings.long_texts,
+            settings.device.resolve(),
+        )?;
         let labels: Arc<[String]> = config.labels().into();
         let worker = WorkerHandle::spawn(network, settings.batching, config.pad_token_id())?;
         Ok(Self {

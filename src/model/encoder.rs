@@ -193,6 +193,14 @@ impl Encoder {
         Ok(())
     }
 
+    /// Moves every parameter to `device`.
+    pub(crate) fn set_device(&mut self, device: tch::Device) -> Result<()> {
+        for tensor in self.tensors_mut() {
+            *tensor = tensor.f_to_device(device)?;
+        }
+        Ok(())
+    }
+
     fn tensors_mut(&mut self) -> Vec<&mut Tensor> {
         let mut all = vec![
             &mut self.word_embeddings,

@@ -34,6 +34,7 @@ impl LoadedModel {
         dir: &Path,
         precision: Precision,
         long_texts: LongTexts,
+        device: tch::Device,
     ) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::MissingFile {
@@ -47,7 +48,7 @@ impl LoadedModel {
             long_texts,
         )?;
         let weights = read_weights(dir)?;
-        Self::from_parts(config, encoder, &weights, precision)
+        Self::from_parts(config, encoder, &weights, precision, device)
     }
 
     fn from_parts(
@@ -55,6 +56,7 @@ impl LoadedModel {
         encoder: TextEncoder,
         weights: &Weights,
         precision: Precision,
+        device: tch::Device,
     ) -> Result<Self> {
         let embedding_rows = weights
             .shape(word_embeddings_tensor(config.architecture()))?
@@ -69,7 +71,7 @@ impl LoadedModel {
                 embedding_rows,
             });
         }
-        let network = Network::load(&config, weights, precision)?;
+        let network = Network::load(&config, weights, precision, device)?;
         Ok(Self {
             config,
             encoder,

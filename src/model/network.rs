@@ -28,6 +28,7 @@ pub(crate) struct Network {
     _store: Option<VarStore>,
     classifier: Classifier,
     labels: usize,
+    device: Device,
 }
 
 impl Network {
@@ -40,8 +41,15 @@ impl Network {
         config: &ModelConfig,
         weights: &Weights,
         precision: Precision,
+        device: Device,
     ) -> Result<Self> {
         check_label_count(config, weights)?;
+        // On a GPU the model runs in f16; on the CPU in the requested precision.
+        let kind = match (device, precision) {
+            (Device::Cuda(_), _) => Some(Kind::Half),
+            (_, Precision::Bf16) => Some(Kind::BFloat16),
+            (_, Precision::F32) => None,
+        };
         let (store, classifier) = match config.network() {
             NetworkConfig::Bert(c, eps) | NetworkConfig::Roberta(c, eps) => {
                 let shape = EncoderShape {
@@ -53,13 +61,16 @@ impl Network {
                     eps: *eps,
                 };
                 let mut encoder = Encoder::load(config, &shape, weights)?;
-                if precision == Precision::Bf16 {
-                    encoder.set_kind(Kind::BFloat16)?;
+                if device != Device::Cpu {
+                    encoder.set_device(device)?;
+                }
+                if let Some(kind) = kind {
+                    encoder.set_kind(kind)?;
                 }
                 (None, Classifier::Encoder(encoder))
             }
             NetworkConfig::DistilBert(c) => {
-                let (store, model) = load_distilbert(c, weights, precision)?;
+                let (store, model) = load_distilbert(c, weights, kind, device)?;
                 (Some(store), Classifier::DistilBert(model))
             }
         };
@@ -67,6 +78,7 @@ impl Network {
             _store: store,
             classifier,
             labels: config.labels().len(),
+            device,
         })
     }
 
@@ -91,10 +103,15 @@ impl Network {
             return Ok(Vec::new());
         }
         let shape = [batch.rows as i64, batch.columns as i64];
-        let ids = Tensor::f_from_slice(&batch.ids)?.f_view(shape)?;
-        let mask = Tensor::f_from_slice(&batch.mask)?.f_view(shape)?;
+        let mut ids = Tensor::f_from_slice(&batch.ids)?.f_view(shape)?;
+        let mut mask = Tensor::f_from_slice(&batch.mask)?.f_view(shape)?;
+        if self.device != Device::Cpu {
+            ids = ids.f_to_device(self.device)?;
+            mask = mask.f_to_device(self.device)?;
+        }
         let logits = self
             .logits(&ids, &mask)?
+            .f_to_device(Device::Cpu)?
             .f_to_kind(Kind::Float)?
             .f_contiguous()?;
         let flat = Vec::<f32>::try_from(&logits.f_view([-1])?)?;
@@ -154,9 +171,10 @@ fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T> {
 fn load_distilbert(
     config: &rust_bert::distilbert::DistilBertConfig,
     weights: &Weights,
-    precision: Precision,
+    kind: Option<Kind>,
+    device: Device,
 ) -> Result<(VarStore, DistilBertModelClassifier)> {
-    let mut store = VarStore::new(Device::Cpu);
+    let mut store = VarStore::new(device);
     let root = store.root();
     let model = catch_panic(|| DistilBertModelClassifier::new(&root, config))??;
     let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
@@ -164,13 +182,13 @@ fn load_distilbert(
     tch::no_grad(|| -> Result<()> {
         for (name, mut variable) in variables {
             let source = weights.tensor_f32(&name, &variable.size())?;
-            variable.f_copy_(&source)?;
+            variable.f_copy_(&source.f_to_device(device)?)?;
         }
         Ok(())
     })?;
     store.freeze();
-    if precision == Precision::Bf16 {
-        store.bfloat16();
+    if let Some(kind) = kind {
+        store.set_kind(kind);
     }
     Ok((store, model))
 }
