@@ -24,6 +24,7 @@ mod device;
 mod error;
 mod files;
 mod long_texts;
+pub mod metrics;
 mod model;
 mod precision;
 pub mod scores;

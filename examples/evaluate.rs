@@ -1,0 +1,173 @@
+//! Evaluate a model on a GoEmotions-format TSV: per-label precision, recall and F1 at a
+//! threshold, macro and micro F1, and (with `--tune-on`) per-label thresholds chosen on another
+//! split and applied to this one.
+//!
+//! ```text
+//! cargo run --release --example evaluate -- ../shared/data/goemotions/ekman/test.tsv \
+//!     --tune-on ../shared/data/goemotions/ekman/dev.tsv [--threshold 0.3] [--json]
+//! ```
+//!
+//! TSV lines are `text<TAB>comma-separated label ids<TAB>id`; ids index `labels.txt` beside the
+//! file (or `--labels`). A table goes to stdout (or one JSON object with `--json`); a progress
+//! bar to stderr.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use emotion_classifier::metrics::{best_thresholds, evaluate, Report};
+use emotion_classifier::EmotionClassifier;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Evaluate an emotion model on a labelled TSV.
+#[derive(Parser)]
+struct Args {
+    /// The split to evaluate.
+    data: PathBuf,
+    /// Model directory [default: $EMOTION_MODEL].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Label names, one per line [default: labels.txt beside DATA].
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// The threshold for every label.
+    #[arg(long, default_value_t = 0.3)]
+    threshold: f32,
+    /// Also choose per-label thresholds on this split and report DATA with them.
+    #[arg(long)]
+    tune_on: Option<PathBuf>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Split {
+    texts: Vec<String>,
+    gold: Vec<Vec<bool>>,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let mut builder = EmotionClassifier::builder().cache_capacity(0);
+    if let Some(model) = &args.model {
+        builder = builder.model(model.as_path());
+    }
+    let classifier = builder.build()?;
+    let labels_path = args
+        .labels
+        .clone()
+        .unwrap_or_else(|| args.data.with_file_name("labels.txt"));
+    let names: Vec<String> = std::fs::read_to_string(&labels_path)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    // Model output index for each dataset label, by name.
+    let columns: Vec<usize> = names
+        .iter()
+        .map(|n| {
+            classifier
+                .labels()
+                .iter()
+                .position(|l| l == n)
+                .ok_or_else(|| format!("the model has no label {n:?}"))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let test = read_split(&args.data, names.len())?;
+    let test_scores = score(&classifier, &test, &columns, "scoring")?;
+    let at_threshold = evaluate(
+        &names,
+        &test_scores,
+        &test.gold,
+        &vec![args.threshold; names.len()],
+    );
+    let tuned = match &args.tune_on {
+        Some(path) => {
+            let dev = read_split(path, names.len())?;
+            let dev_scores = score(&classifier, &dev, &columns, "tuning")?;
+            let thresholds = best_thresholds(names.len(), &dev_scores, &dev.gold);
+            Some(evaluate(&names, &test_scores, &test.gold, &thresholds))
+        }
+        None => None,
+    };
+    if args.json {
+        let out = serde_json::json!({
+            "data": args.data, "texts": test.texts.len(), "threshold": args.threshold,
+            "at_threshold": at_threshold, "tuned": tuned,
+        });
+        println!("{out}");
+    } else {
+        println!("{} texts from {}", test.texts.len(), args.data.display());
+        print_report(&format!("threshold {}", args.threshold), &at_threshold);
+        if let Some(tuned) = &tuned {
+            print_report("per-label thresholds tuned on --tune-on", tuned);
+        }
+    }
+    Ok(())
+}
+
+fn read_split(path: &Path, label_count: usize) -> Result<Split, Box<dyn std::error::Error>> {
+    let mut split = Split {
+        texts: Vec::new(),
+        gold: Vec::new(),
+    };
+    for (n, line) in std::fs::read_to_string(path)?.lines().enumerate() {
+        let mut fields = line.split('\t');
+        let (Some(text), Some(ids)) = (fields.next(), fields.next()) else {
+            return Err(
+                format!("{}:{}: expected text<TAB>label ids", path.display(), n + 1).into(),
+            );
+        };
+        let mut gold = vec![false; label_count];
+        for id in ids.split(',') {
+            let id: usize = id
+                .trim()
+                .parse()
+                .map_err(|_| format!("{}:{}: bad label id {id:?}", path.display(), n + 1))?;
+            *gold.get_mut(id).ok_or_else(|| {
+                format!("{}:{}: label id {id} out of range", path.display(), n + 1)
+            })? = true;
+        }
+        split.texts.push(text.to_string());
+        split.gold.push(gold);
+    }
+    Ok(split)
+}
+
+/// Every text's probabilities, in dataset label order, with a progress bar.
+fn score(
+    classifier: &EmotionClassifier,
+    split: &Split,
+    columns: &[usize],
+    what: &str,
+) -> Result<Vec<Vec<f32>>, emotion_classifier::Error> {
+    let bar = ProgressBar::new(split.texts.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} texts, {per_sec}, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_string());
+    let mut out = Vec::with_capacity(split.texts.len());
+    for chunk in split.texts.chunks(512) {
+        for scores in classifier.classify_batch(chunk)? {
+            out.push(columns.iter().map(|&c| scores.scores()[c]).collect());
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+fn print_report(title: &str, report: &Report) {
+    println!(
+        "\n{title}: macro-F1 {:.4}, micro-F1 {:.4}",
+        report.macro_f1, report.micro_f1
+    );
+    println!("| label | threshold | precision | recall | F1 | support |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for m in &report.labels {
+        println!(
+            "| {} | {:.2} | {:.3} | {:.3} | {:.3} | {} |",
+            m.label, m.threshold, m.precision, m.recall, m.f1, m.support
+        );
+    }
+}
