@@ -23,7 +23,8 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Entries held now.
     pub entries: u64,
-    /// The most entries it holds.
+    /// The configured bound on entries (quick_cache splits it over shards, so the cache can
+    /// hold a few entries more or fewer).
     pub capacity: u64,
 }
 
