@@ -26,7 +26,7 @@ fn texts() -> Vec<String> {
 }
 
 fn request(thread: usize, i: usize, pool: &[String]) -> String {
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         format!("unique {thread} {i}")
     } else {
         pool[(i * 31 + thread * 17) % pool.len()].clone()
@@ -46,9 +46,9 @@ fn eight_threads_of_mixed_requests_match_single_threaded_results() {
     for t in 0..THREADS {
         for i in 0..REQUESTS_PER_THREAD {
             let text = request(t, i, &pool);
-            if !expected.contains_key(&text) {
-                let scores = reference.classify(&text).unwrap();
-                expected.insert(text, scores);
+            if let std::collections::hash_map::Entry::Vacant(slot) = expected.entry(text) {
+                let scores = reference.classify(slot.key()).unwrap();
+                slot.insert(scores);
             }
         }
     }
