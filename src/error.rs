@@ -166,8 +166,8 @@ pub enum Error {
         source: rust_bert::RustBertError,
     },
 
-    /// The model's forward pass failed inside code that reports failures by panicking
-    /// (rust-bert); the panic was caught and its message is kept here.
+    /// The model's forward pass failed: a panic caught inside rust-bert (its message is kept
+    /// here), or a model output that does not fit its labels.
     #[error("model forward pass failed: {message}")]
     Forward {
         /// The panic message.

@@ -22,7 +22,7 @@ enum Classifier {
 
 /// A sequence classifier with its weights, on one device.
 ///
-/// Holds libtorch tensors, so it is `Send` but not `Sync`: callers share it behind a lock.
+/// Holds libtorch tensors, so it is `Send` but not `Sync`: one worker thread owns it.
 pub(crate) struct Network {
     // Owns the parameters rust-bert's modules point into (DistilBERT).
     _store: Option<VarStore>,
