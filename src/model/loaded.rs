@@ -8,11 +8,10 @@ use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::long_texts::LongTexts;
 use crate::precision::Precision;
-use crate::tokenize::TextEncoder;
+use crate::tokenize::{load_tokenizer, TextEncoder};
 
 /// The files of a model directory in Hugging Face layout.
 pub(crate) const CONFIG_FILE: &str = "config.json";
-pub(crate) const TOKENIZER_FILE: &str = "tokenizer.json";
 pub(crate) const SAFETENSORS_FILE: &str = "model.safetensors";
 pub(crate) const PYTORCH_FILE: &str = "pytorch_model.bin";
 
@@ -24,8 +23,8 @@ pub(crate) struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// Loads `config.json`, `tokenizer.json` and the weights from `dir`: `model.safetensors`,
-    /// or else `pytorch_model.bin`.
+    /// Loads `config.json`, the tokenizer (`tokenizer.json`, or else a slow tokenizer's files)
+    /// and the weights from `dir`: `model.safetensors`, or else `pytorch_model.bin`.
     ///
     /// Checks, once: the config is valid, the architecture supported, `id2label` matches the
     /// classifier's outputs, every weight tensor is present with the right shape, and the
@@ -42,8 +41,10 @@ impl LoadedModel {
             });
         }
         let config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
-        let encoder = TextEncoder::from_file(
-            &dir.join(TOKENIZER_FILE),
+        let (tokenizer, tokenizer_path) = load_tokenizer(dir, config.architecture())?;
+        let encoder = TextEncoder::new(
+            tokenizer,
+            &tokenizer_path,
             config.max_input_tokens(),
             long_texts,
         )?;

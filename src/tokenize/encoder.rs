@@ -1,4 +1,4 @@
-//! Text to token ids, truncated to what the model can take.
+//! Text to token ids, truncated (or split into windows) to what the model can take.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ use tokenizers::{
 use crate::error::{Error, Result};
 use crate::long_texts::LongTexts;
 
-/// A `tokenizer.json` tokenizer set up for classification.
+/// A model's tokenizer set up for classification.
 ///
 /// `tokenizer.json` files may carry their own padding and truncation settings (the MiniLM ones pad
 /// and truncate to 128). Python's `transformers` ignores them, so this clears both: the crate pads
@@ -23,17 +23,21 @@ pub(crate) struct TextEncoder {
 }
 
 impl TextEncoder {
-    /// Loads `tokenizer.json` and truncates every text to `max_tokens`, special tokens included.
+    /// Sets up `tokenizer` (read from `path`) to truncate every text to `max_tokens`, special
+    /// tokens included, or to split it into windows of that length.
     ///
     /// # Errors
-    /// [`Error::MissingFile`], [`Error::Io`] or [`Error::TokenizerLoad`].
-    pub(crate) fn from_file(path: &Path, max_tokens: usize, long_texts: LongTexts) -> Result<Self> {
-        let bytes = crate::files::read(path)?;
+    /// [`Error::InvalidOption`] for a chunk stride that cannot work, [`Error::TokenizerLoad`].
+    pub(crate) fn new(
+        mut tokenizer: Tokenizer,
+        path: &Path,
+        max_tokens: usize,
+        long_texts: LongTexts,
+    ) -> Result<Self> {
         let load_error = |source| Error::TokenizerLoad {
             path: path.to_path_buf(),
             source,
         };
-        let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(load_error)?;
         tokenizer.with_padding(None);
         let special = tokenizer
             .get_post_processor()
