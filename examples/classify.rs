@@ -4,15 +4,16 @@
 //! cargo run --example classify -- "I can't wait to see you!" "This is awful."
 //! printf 'so happy\nso sad\n' | cargo run --example classify
 //! cargo run --example classify -- --model path/to/model "What a day"
+//! cargo run --example classify -- --model j-hartmann/emotion-english-distilroberta-base "Wow"
 //! ```
 //!
 //! Each text gives one line: `{"text":...,"top":{"label":...,"score":...},"scores":{...}}`, or
 //! `{"text":...,"error":...}` if it failed (the others still run; the exit code is then 1).
-//! The model is `--model DIR`, else the `EMOTION_MODEL` environment variable (in this repository
-//! `.cargo/config.toml` sets it to `../shared/models/emotion-minilm-ekman`).
+//! The model is `--model DIR_OR_HUB_ID`, else the `EMOTION_MODEL` environment variable (in this
+//! repository `.cargo/config.toml` sets it to `../shared/models/emotion-minilm-ekman`), else the
+//! hub model `j-hartmann/emotion-english-distilroberta-base`.
 
 use std::io::{BufRead, BufWriter, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,9 +22,10 @@ use emotion_classifier::{EmotionClassifier, EmotionScores, Error, LabelScore, Mo
 /// Classify the emotions of texts, one JSON line per text.
 #[derive(Parser)]
 struct Args {
-    /// Model directory in Hugging Face layout [default: $EMOTION_MODEL].
+    /// Model folder in Hugging Face layout, or hub id `owner/name[@revision]`
+    /// [default: $EMOTION_MODEL, else j-hartmann/emotion-english-distilroberta-base].
     #[arg(long)]
-    model: Option<PathBuf>,
+    model: Option<String>,
     /// Texts to classify; without any, one text per line is read from stdin.
     texts: Vec<String>,
 }
@@ -45,11 +47,8 @@ const CHUNK: usize = 256;
 fn main() -> ExitCode {
     let args = Args::parse();
     let source = match args.model {
-        Some(dir) => ModelSource::dir(dir),
-        None => match ModelSource::from_env() {
-            Ok(source) => source,
-            Err(_) => return fail_without_model(),
-        },
+        Some(model) => ModelSource::parse(&model),
+        None => ModelSource::from_env(),
     };
     let classifier = match EmotionClassifier::builder().model(source.clone()).build() {
         Ok(classifier) => classifier,
@@ -121,7 +120,7 @@ fn read_stdin_in_chunks(
 fn fail_without_model() -> ExitCode {
     eprintln!(
         "error: no model. Pass --model DIR (a model directory in Hugging Face layout: \
-         config.json, tokenizer.json, model.safetensors) or set EMOTION_MODEL=DIR."
+         config.json, tokenizer.json, model.safetensors) or a hub id, or set EMOTION_MODEL."
     );
     ExitCode::from(2)
 }

@@ -7,14 +7,15 @@ use crate::{EmotionClassifier, EmotionScores};
 
 static DEFAULT: OnceCell<EmotionClassifier> = OnceCell::new();
 
-/// The process-wide default classifier, built on first use from `EMOTION_MODEL`.
+/// The process-wide default classifier, built on first use from `EMOTION_MODEL` (a model folder
+/// or a hub id), or from the hub model [`DEFAULT_HUB_MODEL`](crate::DEFAULT_HUB_MODEL) when it is
+/// unset.
 ///
 /// The first call loads the model; later calls return the same classifier. If loading fails,
 /// the error is returned and the next call tries again.
 ///
 /// # Errors
-/// [`Error::NoModelConfigured`](crate::Error::NoModelConfigured) when `EMOTION_MODEL` is unset,
-/// or any loading error.
+/// Any error fetching or loading the model.
 pub fn default_classifier() -> Result<&'static EmotionClassifier> {
     DEFAULT.get_or_try_init(|| EmotionClassifier::builder().build())
 }

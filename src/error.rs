@@ -208,9 +208,122 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// No model was configured for the default classifier.
-    #[error("no model configured: set EMOTION_MODEL to a model directory (Hugging Face layout), or build an EmotionClassifier with ModelSource::dir")]
-    NoModelConfigured,
+    /// Not a Hugging Face Hub model id (`name` or `owner/name`, letters, digits, `-`, `_`, `.`).
+    #[error("invalid hub model id {id:?}: expected `owner/name` (letters, digits, '-', '_', '.')")]
+    InvalidHubId {
+        /// The id as given.
+        id: String,
+    },
+
+    /// No Hugging Face cache folder could be found: none of `HF_HUB_CACHE`, `HF_HOME`,
+    /// `XDG_CACHE_HOME` is set and there is no home directory.
+    #[error("no Hugging Face cache folder: set HF_HUB_CACHE or HF_HOME")]
+    NoCacheDir,
+
+    /// The hub has no such model, revision or file (HTTP 404).
+    #[error("hub model {repo} (revision {revision}): {what} not found (HTTP 404)")]
+    HubNotFound {
+        /// The model id.
+        repo: String,
+        /// The revision asked for.
+        revision: String,
+        /// What was asked for: the model's listing or one file.
+        what: String,
+        /// The HTTP client's error.
+        #[source]
+        source: BoxedSource,
+    },
+
+    /// The hub answered with an HTTP error other than 404.
+    #[error("hub model {repo}: {what}: HTTP {status}")]
+    HubStatus {
+        /// The model id.
+        repo: String,
+        /// What was asked for: the model's listing or one file.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The HTTP client's error.
+        #[source]
+        source: BoxedSource,
+    },
+
+    /// The hub could not be reached (connection refused, name resolution, TLS, timeout) and the
+    /// model is not in the cache.
+    #[error("cannot reach the hub at {endpoint} for {repo}, and it is not in the cache")]
+    HubUnreachable {
+        /// The model id.
+        repo: String,
+        /// The hub's address (`HF_ENDPOINT`).
+        endpoint: String,
+        /// The HTTP client's error.
+        #[source]
+        source: BoxedSource,
+    },
+
+    /// A download ended before the whole file arrived. Nothing was added to the cache: the bytes
+    /// received stay in a `.part` file that the next download resumes.
+    #[error("download of {file} for {repo} ended before the whole file arrived")]
+    HubIncomplete {
+        /// The model id.
+        repo: String,
+        /// The file being downloaded.
+        file: String,
+        /// The I/O error that ended it.
+        #[source]
+        source: BoxedSource,
+    },
+
+    /// A downloaded file's content does not match the hash the hub announced for it; the file
+    /// was removed from the cache.
+    #[error("download of {file} for {repo} is corrupt: expected hash {expected}, got {actual}")]
+    HubIntegrity {
+        /// The model id.
+        repo: String,
+        /// The file downloaded.
+        file: String,
+        /// The hash the hub announced (its ETag).
+        expected: String,
+        /// The hash of what arrived.
+        actual: String,
+    },
+
+    /// The hub's listing of the model lacks a file it needs.
+    #[error("hub model {repo} (revision {revision}) has no {file}")]
+    HubMissingFile {
+        /// The model id.
+        repo: String,
+        /// The revision.
+        revision: String,
+        /// The file (for weights, `model.safetensors`; for a tokenizer, `tokenizer.json`).
+        file: &'static str,
+    },
+
+    /// Any other failure while fetching from the hub (writing the cache, an unexpected answer).
+    #[error("hub model {repo}: {what} failed")]
+    Hub {
+        /// The model id.
+        repo: String,
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: BoxedSource,
+    },
+
+    /// Offline (`HF_HUB_OFFLINE=1` or [`HubModel::offline`](crate::HubModel::offline)), and the
+    /// cache lacks the model or one of its files.
+    #[error("{repo} (revision {revision}) is not in the Hugging Face cache at {cache_dir} (missing {file}), and hub access is offline")]
+    NotInCache {
+        /// The model id.
+        repo: String,
+        /// The revision.
+        revision: String,
+        /// The cache folder looked in.
+        cache_dir: PathBuf,
+        /// The first file found missing.
+        file: &'static str,
+    },
 }
 
 impl From<tch::TchError> for Error {
@@ -218,6 +331,10 @@ impl From<tch::TchError> for Error {
         Error::Torch { source }
     }
 }
+
+/// A source error from another crate, kept whole (for its `Display` and its own sources) without
+/// making that crate's types part of this crate's API.
+pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

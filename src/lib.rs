@@ -23,6 +23,7 @@ mod default_classifier;
 mod device;
 mod error;
 mod files;
+mod hub;
 mod long_texts;
 pub mod metrics;
 mod model;
@@ -37,7 +38,8 @@ pub use classifier::{EmotionClassifier, EmotionClassifierBuilder, DEFAULT_CACHE_
 pub use config::{Architecture, ModelConfig, ScoreFunction};
 pub use default_classifier::{classify, default_classifier};
 pub use device::Device;
-pub use error::{Error, Result};
+pub use error::{BoxedSource, Error, Result};
+pub use hub::{HubModel, DEFAULT_HUB_MODEL};
 pub use long_texts::{Aggregate, LongTexts};
 pub use precision::Precision;
 pub use scores::{Emotion, EmotionScores, LabelScore};

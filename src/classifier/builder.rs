@@ -59,7 +59,9 @@ impl EmotionClassifierBuilder {
         Self::default()
     }
 
-    /// The model to load. Without one, [`build`](Self::build) uses `EMOTION_MODEL`.
+    /// The model to load: a folder or a hub model. Without one, [`build`](Self::build) uses
+    /// [`ModelSource::from_env`]: `EMOTION_MODEL`, else the hub model
+    /// [`DEFAULT_HUB_MODEL`](crate::DEFAULT_HUB_MODEL).
     pub fn model(mut self, source: impl Into<ModelSource>) -> Self {
         self.source = Some(source.into());
         self
@@ -144,8 +146,8 @@ impl EmotionClassifierBuilder {
     /// (well under a second for MiniLM).
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] for an option that cannot work, [`Error::NoModelConfigured`]
-    /// without a model, and any loading error (missing or invalid files, tensors, labels).
+    /// [`Error::InvalidOption`] for an option that cannot work, any error fetching a hub model,
+    /// and any loading error (missing or invalid files, tensors, labels).
     pub fn build(self) -> Result<EmotionClassifier> {
         let defaults = Batching::default();
         let limits = BatchLimits::new(
@@ -169,7 +171,7 @@ impl EmotionClassifierBuilder {
         };
         let source = match self.source {
             Some(source) => source,
-            None => ModelSource::from_env()?,
+            None => ModelSource::from_env(),
         };
         if let Some(threads) = threads {
             tch::set_num_threads(threads);

@@ -66,13 +66,13 @@ impl EmotionClassifier {
     }
 
     pub(super) fn load(settings: Settings) -> Result<Self> {
-        let crate::ModelSource::Dir(dir) = &settings.source;
+        let dir = settings.source.local_dir()?;
         let LoadedModel {
             config,
             encoder,
             network,
         } = LoadedModel::from_dir(
-            dir,
+            &dir,
             settings.precision,
             settings.long_texts,
             settings.device.resolve(),

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod hub_server;
+
 use emotion_classifier::EmotionClassifier;
 
 /// The variable that locates the test models; defaults to `../shared/models`.

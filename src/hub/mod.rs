@@ -1,0 +1,56 @@
+//! Models from the Hugging Face Hub, through the `hf-hub` crate's blocking client.
+//!
+//! [`HubModel`] names a model and how to reach it; [`resolve`] turns it into a local snapshot
+//! folder in the Hugging Face cache (the layout Python's `huggingface_hub` uses, so either side
+//! reuses what the other downloaded), fetching only the files the model needs.
+//!
+//! - [`model`]: the public description (id, revision, endpoint, cache, offline).
+//! - [`settings`]: those options merged with `HF_ENDPOINT`, `HF_HUB_CACHE`, `HF_HOME`,
+//!   `HF_HUB_OFFLINE` and `HF_TOKEN`.
+//! - [`needed`]: which files a model needs (pure logic over file names).
+//! - [`snapshot`]: finding a complete snapshot in the cache, without the network.
+//! - [`fetch`]: listing and downloading, with hf-hub's errors mapped to [`crate::Error`].
+//! - [`verify`]: checking each download against the hash the hub announced.
+
+mod fetch;
+mod model;
+mod needed;
+mod settings;
+mod snapshot;
+mod verify;
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+pub use model::{HubModel, DEFAULT_HUB_MODEL};
+
+/// The local folder holding `model`'s files, downloading what the cache lacks.
+///
+/// Offline, only the cache is used. Online, the hub is asked for the revision's file list; when
+/// it cannot be reached (or answers 5xx) a complete snapshot already in the cache is used, as
+/// Python does.
+///
+/// # Errors
+/// [`Error::InvalidHubId`], [`Error::NoCacheDir`], [`Error::NotInCache`] (offline), or one of
+/// the hub errors ([`Error::HubNotFound`], [`Error::HubStatus`], [`Error::HubUnreachable`],
+/// [`Error::HubIncomplete`], [`Error::HubIntegrity`], [`Error::HubMissingFile`], [`Error::Hub`]).
+pub(crate) fn resolve(model: &HubModel) -> Result<PathBuf> {
+    model::validate_id(model.id())?;
+    let settings = settings::HubSettings::for_model(model)?;
+    let cache = snapshot::RepoCache::new(&settings.cache_dir, model.id());
+    let cached = || cache.complete_snapshot(model.revision_name());
+    if settings.offline {
+        return cached().map_err(|file| Error::NotInCache {
+            repo: model.id().to_owned(),
+            revision: model.revision_name().to_owned(),
+            cache_dir: settings.cache_dir.clone(),
+            file,
+        });
+    }
+    match fetch::fetch(model, &settings, &cache) {
+        Ok(dir) => Ok(dir),
+        Err(error) if fetch::may_use_cache(&error) => cached().map_err(|_| error),
+        Err(error) => Err(error),
+    }
+}
