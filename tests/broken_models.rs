@@ -76,11 +76,70 @@ fn missing_files_are_named() {
     for file in ["config.json", "tokenizer.json", "model.safetensors"] {
         let temp = temp_copy(ROBERTA);
         std::fs::remove_file(temp.path().join(file)).unwrap();
+        if file == "tokenizer.json" {
+            // Without the slow tokenizer's files too, so there is no tokenizer at all.
+            std::fs::remove_file(temp.path().join("vocab.json")).unwrap();
+        }
         match build(temp.path()) {
             Err(Error::MissingFile { path }) => assert_eq!(path, temp.path().join(file)),
             other => panic!("{file}: expected MissingFile, got {other:?}"),
         }
     }
+}
+
+/// The variable that hands the directory to the unprivileged child run of the test below.
+const UNREADABLE_DIR_ENV: &str = "EMOTION_TEST_UNREADABLE_DIR";
+
+#[test]
+fn unreadable_directory_is_io_naming_the_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let is_root = unsafe { libc::geteuid() } == 0;
+    if let Some(dir) = std::env::var_os(UNREADABLE_DIR_ENV) {
+        // The child run, as an unprivileged user: the directory exists but cannot be read.
+        assert!(!is_root, "the child run must not be root");
+        let dir = std::path::PathBuf::from(dir);
+        match build(&dir) {
+            Err(Error::Io { path, source }) => {
+                assert_eq!(path, dir.join("config.json"));
+                assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied);
+            }
+            other => panic!("expected Io, got {other:?}"),
+        }
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = temp.path().join("model");
+    std::fs::create_dir(&dir).unwrap();
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(support::model_dir(ROBERTA).join(file), dir.join(file)).unwrap();
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads any directory, so as root run this test again as user `nobody`.
+    let mut command = if is_root {
+        let mut command = std::process::Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        command.arg(std::env::current_exe().unwrap());
+        command
+    } else {
+        std::process::Command::new(std::env::current_exe().unwrap())
+    };
+    let output = command
+        .args([
+            "--exact",
+            "unreadable_directory_is_io_naming_the_file",
+            "--nocapture",
+        ])
+        .env(UNREADABLE_DIR_ENV, &dir)
+        .output()
+        .expect("run the test binary again (as root this needs setpriv, from util-linux)");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "child run failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

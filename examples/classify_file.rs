@@ -1,0 +1,771 @@
+//! Classify a file of texts (TSV, CSV or JSON lines) into JSON lines, streaming, resumable.
+//!
+//! ```text
+//! cargo run --release --example classify_file -- ../shared/data/goemotions/ekman/test.tsv -o scores.jsonl
+//! cargo run --release --example classify_file -- comments.csv --header --column body -o out.jsonl
+//! cargo run --release --example classify_file -- posts.jsonl --column text -o out.jsonl --resume
+//! ```
+//!
+//! Each input record gives one output line, in input order:
+//! `{"line":N,"text":..,"top":{"label":..,"score":..},"scores":{..}}`, where `N` is the record's
+//! line in the input (1-based). A text the model fails on gives `{"line":N,"error":..}`. A
+//! malformed record (not UTF-8, no such column, bad JSON, no such field) is reported on stderr with
+//! its line number and, with `--on-malformed keep` (the default), also written as
+//! `{"line":N,"malformed":..}`; `--on-malformed skip` leaves it out of the output. Either way the
+//! summary counts it and the exit code is 1, so nothing disappears unnoticed.
+//!
+//! `--resume` continues an interrupted run: it keeps the output's complete lines, drops a
+//! half-written last line, and classifies only the records after the last line number written.
+//! The format comes from the input's extension (`.tsv`, `.csv`, `.jsonl`/`.ndjson`) or `--format`.
+//! The model is `--model`, else `EMOTION_MODEL`, as for the `classify` example.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use emotion_classifier::{EmotionClassifier, EmotionScores, LabelScore, ModelSource};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Classify the emotions of every text in a TSV, CSV or JSONL file, to JSON lines.
+#[derive(Parser, Debug, Clone)]
+struct Args {
+    /// The input file.
+    input: PathBuf,
+    /// The output file [default: stdout].
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// The input format [default: from the extension].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// The text's column: a 0-based index, or a name (with --header; for JSONL a field name)
+    /// [default: 0, or "text" for JSONL].
+    #[arg(long)]
+    column: Option<String>,
+    /// The first TSV/CSV line is a header.
+    #[arg(long)]
+    header: bool,
+    /// Texts per call to the classifier (and between flushes of the output).
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    /// libtorch threads [default: libtorch's choice].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Result cache capacity in texts; 0 turns it off.
+    #[arg(long, default_value_t = 10_000)]
+    cache: usize,
+    /// What to do with a malformed record besides reporting it on stderr.
+    #[arg(long, value_enum, default_value_t = OnMalformed::Keep)]
+    on_malformed: OnMalformed,
+    /// Continue an interrupted run into the existing output.
+    #[arg(long)]
+    resume: bool,
+    /// Replace an existing output file.
+    #[arg(long)]
+    overwrite: bool,
+    /// Model folder or hub id [default: $EMOTION_MODEL].
+    #[arg(long)]
+    model: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Tsv,
+    Csv,
+    Jsonl,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum OnMalformed {
+    /// Write `{"line":N,"malformed":..}` in the output.
+    Keep,
+    /// Leave it out of the output (it is still reported on stderr and counted).
+    Skip,
+}
+
+/// One input record: where it starts, and its text or why it has none.
+#[derive(Debug, PartialEq)]
+struct Record {
+    line: u64,
+    text: Result<String, String>,
+}
+
+/// What a run did.
+#[derive(Debug, Default, PartialEq)]
+struct Summary {
+    classified: u64,
+    failed: u64,
+    malformed: u64,
+    /// Records already in the output when resuming.
+    resumed_after: u64,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args, &mut std::io::stderr()) {
+        Ok(summary) if summary.failed == 0 && summary.malformed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {}", report(e.as_ref()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &Args, log: &mut dyn Write) -> Result<Summary, BoxError> {
+    if args.batch_size == 0 {
+        return Err("--batch-size must be at least 1".into());
+    }
+    let format = match args.format {
+        Some(format) => format,
+        None => format_of(&args.input)?,
+    };
+    let input = File::open(&args.input)
+        .map_err(|e| format!("cannot open {}: {e}", args.input.display()))?;
+    let input_len = input.metadata()?.len();
+    let column = Column::parse(args.column.as_deref(), format, args.header)?;
+
+    let mut summary = Summary::default();
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => {
+            let (file, resumed_after) = open_output(path, args.resume, args.overwrite)?;
+            summary.resumed_after = resumed_after;
+            Box::new(BufWriter::new(file))
+        }
+        None if args.resume => return Err("--resume needs --output".into()),
+        None => Box::new(BufWriter::new(std::io::stdout())),
+    };
+
+    let mut builder = EmotionClassifier::builder().cache_capacity(args.cache);
+    if let Some(model) = &args.model {
+        builder = builder.model(ModelSource::parse(model));
+    }
+    if let Some(threads) = args.threads {
+        builder = builder.threads(threads);
+    }
+    let classifier = builder.build()?;
+
+    let progress = ProgressBar::with_draw_target(Some(input_len), ProgressDrawTarget::stderr());
+    progress.set_style(ProgressStyle::with_template(
+        "[{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} ETA {eta}",
+    )?);
+    let started = Instant::now();
+    let mut chunk: Vec<Record> = Vec::with_capacity(args.batch_size);
+    let mut flush = |chunk: &mut Vec<Record>, summary: &mut Summary| -> Result<(), BoxError> {
+        write_chunk(
+            &classifier,
+            chunk,
+            args.on_malformed,
+            &mut out,
+            log,
+            summary,
+        )?;
+        out.flush()?;
+        chunk.clear();
+        let done = summary.classified + summary.failed;
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        progress.set_message(format!("{done} texts, {rate:.0} texts/s"));
+        Ok(())
+    };
+    let mut reader = Records::new(BufReader::new(input), format, column, args.header)?;
+    while let Some(record) = reader.next_record()? {
+        progress.set_position(reader.bytes_read());
+        if record.line <= summary.resumed_after {
+            continue;
+        }
+        chunk.push(record);
+        if chunk.len() == args.batch_size {
+            flush(&mut chunk, &mut summary)?;
+        }
+    }
+    flush(&mut chunk, &mut summary)?;
+    progress.finish_and_clear();
+    writeln!(
+        log,
+        "classified {}, failed {}, malformed {} ({}){}",
+        summary.classified,
+        summary.failed,
+        summary.malformed,
+        match args.on_malformed {
+            OnMalformed::Keep => "kept in the output",
+            OnMalformed::Skip => "left out of the output",
+        },
+        if summary.resumed_after > 0 {
+            format!(", resumed after line {}", summary.resumed_after)
+        } else {
+            String::new()
+        }
+    )?;
+    Ok(summary)
+}
+
+fn format_of(path: &Path) -> Result<Format, BoxError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("tsv" | "tab") => Ok(Format::Tsv),
+        Some("csv") => Ok(Format::Csv),
+        Some("jsonl" | "ndjson") => Ok(Format::Jsonl),
+        _ => Err(format!(
+            "cannot tell the format of {}: pass --format",
+            path.display()
+        )
+        .into()),
+    }
+}
+
+/// Classifies the chunk's texts in one call and writes one line per record, in order.
+fn write_chunk(
+    classifier: &EmotionClassifier,
+    chunk: &[Record],
+    on_malformed: OnMalformed,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+    summary: &mut Summary,
+) -> Result<(), BoxError> {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        line: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        top: Option<LabelScore<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scores: Option<&'a EmotionScores>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        malformed: Option<&'a str>,
+    }
+    let texts: Vec<&str> = chunk
+        .iter()
+        .filter_map(|r| r.text.as_deref().ok())
+        .collect();
+    let mut results = classifier.classify_each(&texts).into_iter();
+    for record in chunk {
+        let line = match &record.text {
+            Err(why) => {
+                summary.malformed += 1;
+                writeln!(log, "line {}: malformed: {why}", record.line)?;
+                if on_malformed == OnMalformed::Skip {
+                    continue;
+                }
+                Line {
+                    line: record.line,
+                    text: None,
+                    top: None,
+                    scores: None,
+                    error: None,
+                    malformed: Some(why),
+                }
+            }
+            Ok(text) => match results.next() {
+                Some(Ok(scores)) => {
+                    summary.classified += 1;
+                    serde_json::to_writer(
+                        &mut *out,
+                        &Line {
+                            line: record.line,
+                            text: Some(text),
+                            top: Some(scores.top()),
+                            scores: Some(&scores),
+                            error: None,
+                            malformed: None,
+                        },
+                    )?;
+                    out.write_all(b"\n")?;
+                    continue;
+                }
+                Some(Err(error)) => {
+                    summary.failed += 1;
+                    let error = report(&error);
+                    writeln!(log, "line {}: failed: {error}", record.line)?;
+                    Line {
+                        line: record.line,
+                        text: Some(text),
+                        top: None,
+                        scores: None,
+                        error: Some(error),
+                        malformed: None,
+                    }
+                }
+                None => return Err("the classifier returned fewer results than texts".into()),
+            },
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Opens the output: new, replaced (`--overwrite`), or continued (`--resume`, returning the last
+/// input line already written, after cutting off a half-written last line).
+fn open_output(path: &Path, resume: bool, overwrite: bool) -> Result<(File, u64), BoxError> {
+    if !path.exists() || overwrite {
+        return Ok((File::create(path)?, 0));
+    }
+    if !resume {
+        return Err(format!(
+            "{} exists: pass --resume to continue it or --overwrite to replace it",
+            path.display()
+        )
+        .into());
+    }
+    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+    let mut content = Vec::new();
+    file.read_to_end(&mut content)?;
+    let complete = content
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let last_line = content[..complete]
+        .split(|&b| b == b'\n')
+        .rfind(|line| !line.is_empty())
+        .map(|line| {
+            #[derive(serde::Deserialize)]
+            struct Written {
+                line: u64,
+            }
+            serde_json::from_slice::<Written>(line)
+                .map(|w| w.line)
+                .map_err(|e| format!("cannot resume {}: its last line: {e}", path.display()))
+        })
+        .transpose()?
+        .unwrap_or(0);
+    file.set_len(complete as u64)?;
+    file.seek(SeekFrom::End(0))?;
+    Ok((file, last_line))
+}
+
+/// Which column (or JSON field) holds the text.
+#[derive(Debug, Clone, PartialEq)]
+enum Column {
+    Index(usize),
+    Name(String),
+}
+
+impl Column {
+    fn parse(column: Option<&str>, format: Format, header: bool) -> Result<Self, BoxError> {
+        let column = match (column, format) {
+            (Some(column), _) => column,
+            (None, Format::Jsonl) => "text",
+            (None, _) => "0",
+        };
+        match (column.parse::<usize>(), format) {
+            (_, Format::Jsonl) => Ok(Self::Name(column.to_string())),
+            (Ok(index), _) => Ok(Self::Index(index)),
+            (Err(_), _) if header => Ok(Self::Name(column.to_string())),
+            (Err(_), _) => Err(format!("--column {column:?} is a name: pass --header").into()),
+        }
+    }
+}
+
+/// Reads records one at a time, with their line numbers and the bytes read so far.
+enum Records<R: BufRead> {
+    /// TSV and JSONL: one record per line.
+    Lines {
+        input: R,
+        format: Format,
+        column: Column,
+        line: u64,
+        bytes: u64,
+    },
+    /// CSV, where a quoted field may span lines.
+    Csv {
+        reader: csv::Reader<R>,
+        index: usize,
+        record: csv::ByteRecord,
+    },
+}
+
+impl<R: BufRead> Records<R> {
+    /// Starts reading; with a header, reads it and finds a named column in it.
+    fn new(mut input: R, format: Format, column: Column, header: bool) -> Result<Self, BoxError> {
+        let missing = |name: &str| format!("no column named {name:?} in the header");
+        match format {
+            Format::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(header)
+                    .flexible(true)
+                    .from_reader(input);
+                let index = match column {
+                    Column::Index(index) => index,
+                    Column::Name(name) => reader
+                        .byte_headers()?
+                        .iter()
+                        .position(|h| h == name.as_bytes())
+                        .ok_or_else(|| missing(&name))?,
+                };
+                Ok(Self::Csv {
+                    reader,
+                    index,
+                    record: csv::ByteRecord::new(),
+                })
+            }
+            Format::Tsv | Format::Jsonl => {
+                let (mut line, mut bytes) = (0, 0);
+                let column = match (header, format, column) {
+                    (true, Format::Tsv, column) => {
+                        let mut first = String::new();
+                        bytes += input.read_line(&mut first)? as u64;
+                        line += 1;
+                        let names: Vec<&str> =
+                            first.trim_end_matches(['\r', '\n']).split('\t').collect();
+                        match column {
+                            Column::Name(name) => Column::Index(
+                                names
+                                    .iter()
+                                    .position(|h| *h == name)
+                                    .ok_or_else(|| missing(&name))?,
+                            ),
+                            index => index,
+                        }
+                    }
+                    (_, _, column) => column,
+                };
+                Ok(Self::Lines {
+                    input,
+                    format,
+                    column,
+                    line,
+                    bytes,
+                })
+            }
+        }
+    }
+
+    /// How far into the input reading has got, in bytes.
+    fn bytes_read(&self) -> u64 {
+        match self {
+            Self::Lines { bytes, .. } => *bytes,
+            Self::Csv { reader, .. } => reader.position().byte(),
+        }
+    }
+
+    /// The next record; `None` at the end of the input.
+    fn next_record(&mut self) -> std::io::Result<Option<Record>> {
+        match self {
+            Self::Lines {
+                input,
+                format,
+                column,
+                line,
+                bytes,
+            } => {
+                let mut buffer = Vec::new();
+                let n = input.read_until(b'\n', &mut buffer)?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                *line += 1;
+                *bytes += n as u64;
+                while buffer.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                    buffer.pop();
+                }
+                let text = match format {
+                    Format::Jsonl => json_text(&buffer, column),
+                    _ => tsv_text(&buffer, column),
+                };
+                Ok(Some(Record { line: *line, text }))
+            }
+            Self::Csv {
+                reader,
+                index,
+                record,
+            } => match reader.read_byte_record(record) {
+                Ok(false) => Ok(None),
+                Ok(true) => {
+                    let line = record.position().map_or(0, |p| p.line());
+                    let text = match record.get(*index) {
+                        Some(field) => {
+                            String::from_utf8(field.to_vec()).map_err(|_| "not UTF-8".to_string())
+                        }
+                        None => Err(format!(
+                            "no column {index} (the record has {} fields)",
+                            record.len()
+                        )),
+                    };
+                    Ok(Some(Record { line, text }))
+                }
+                Err(error) => match error.into_kind() {
+                    csv::ErrorKind::Io(io) => Err(io),
+                    other => Err(std::io::Error::other(format!("{other:?}"))),
+                },
+            },
+        }
+    }
+}
+
+fn tsv_text(line: &[u8], column: &Column) -> Result<String, String> {
+    let line = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string())?;
+    let index = match column {
+        Column::Index(index) => *index,
+        Column::Name(name) => return Err(format!("no column named {name:?}")),
+    };
+    let fields = line.split('\t').count();
+    line.split('\t')
+        .nth(index)
+        .map(str::to_string)
+        .ok_or_else(|| format!("no column {index} (the line has {fields} fields)"))
+}
+
+fn json_text(line: &[u8], column: &Column) -> Result<String, String> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err("empty line".to_string());
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let name = match column {
+        Column::Name(name) => name.as_str(),
+        Column::Index(_) => "text",
+    };
+    match value {
+        serde_json::Value::String(text) => Ok(text),
+        serde_json::Value::Object(mut object) => match object.remove(name) {
+            Some(serde_json::Value::String(text)) => Ok(text),
+            Some(_) => Err(format!("field {name:?} is not a string")),
+            None => Err(format!("no field {name:?}")),
+        },
+        _ => Err("neither a JSON object nor a string".to_string()),
+    }
+}
+
+/// An error with its chain of causes on one line.
+fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> String {
+        let models = std::env::var_os("EMOTION_TEST_MODELS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models"));
+        models
+            .join("tiny-distilbert-emotion")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn args(input: &Path, output: &Path) -> Args {
+        Args::parse_from([
+            "classify_file",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+            "--model",
+            &model(),
+            "--batch-size",
+            "3",
+        ])
+    }
+
+    fn read_lines(path: &Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Same line numbers, texts and labels, scores within 1e-5 (batch shape moves the last bits).
+    fn assert_close(actual: &[serde_json::Value], expected: &[serde_json::Value]) {
+        assert_eq!(actual.len(), expected.len());
+        for (a, e) in actual.iter().zip(expected) {
+            assert_eq!((&a["line"], &a["text"]), (&e["line"], &e["text"]));
+            let (a, e) = (
+                a["scores"].as_object().unwrap(),
+                e["scores"].as_object().unwrap(),
+            );
+            assert_eq!(a.keys().collect::<Vec<_>>(), e.keys().collect::<Vec<_>>());
+            for (label, score) in a {
+                let diff = score.as_f64().unwrap() - e[label].as_f64().unwrap();
+                assert!(diff.abs() < 1e-5, "{label}: {score} vs {}", e[label]);
+            }
+        }
+    }
+
+    fn read_all(input: &[u8], format: Format, column: Option<&str>, header: bool) -> Vec<Record> {
+        let column = Column::parse(column, format, header).unwrap();
+        let mut records = Records::new(input, format, column, header).unwrap();
+        let mut all = Vec::new();
+        while let Some(record) = records.next_record().unwrap() {
+            all.push(record);
+        }
+        assert_eq!(records.bytes_read(), input.len() as u64);
+        all
+    }
+
+    fn ok(line: u64, text: &str) -> Record {
+        Record {
+            line,
+            text: Ok(text.to_string()),
+        }
+    }
+
+    #[test]
+    fn tsv_records_and_malformed_lines() {
+        let input = b"happy day\t1\tid1\nno label column\n\xff\xfe\t2\n\tempty text\r\n";
+        let records = read_all(input, Format::Tsv, Some("1"), false);
+        assert_eq!(records[0], ok(1, "1"));
+        assert_eq!(
+            records[1].text,
+            Err("no column 1 (the line has 1 fields)".into())
+        );
+        assert_eq!(records[2].text, Err("not UTF-8".into()));
+        assert_eq!(records[3], ok(4, "empty text"));
+        let with_header = read_all(b"id\ttext\n1\thello\n", Format::Tsv, Some("text"), true);
+        assert_eq!(with_header, vec![ok(2, "hello")]);
+    }
+
+    #[test]
+    fn csv_records_span_lines_and_keep_their_first_line() {
+        let input = b"id,text\n1,\"multi\nline, quoted\"\n2\n3,plain\n";
+        let records = read_all(input, Format::Csv, Some("text"), true);
+        assert_eq!(records[0], ok(2, "multi\nline, quoted"));
+        assert_eq!(records[1].line, 4);
+        assert_eq!(
+            records[1].text,
+            Err("no column 1 (the record has 1 fields)".into())
+        );
+        assert_eq!(records[2], ok(5, "plain"));
+        assert!(Column::parse(Some("text"), Format::Csv, false).is_err());
+    }
+
+    #[test]
+    fn jsonl_records_and_malformed_lines() {
+        let input = b"{\"text\":\"a\"}\n\"just a string\"\n\n{bad json\n{\"body\":\"x\"}\n{\"text\":3}\n[1]\n";
+        let records = read_all(input, Format::Jsonl, None, false);
+        assert_eq!(records[0], ok(1, "a"));
+        assert_eq!(records[1], ok(2, "just a string"));
+        assert_eq!(records[2].text, Err("empty line".into()));
+        assert!(records[3]
+            .text
+            .as_ref()
+            .unwrap_err()
+            .starts_with("invalid JSON"));
+        assert_eq!(records[4].text, Err("no field \"text\"".into()));
+        assert_eq!(
+            records[5].text,
+            Err("field \"text\" is not a string".into())
+        );
+        assert_eq!(
+            records[6].text,
+            Err("neither a JSON object nor a string".into())
+        );
+        assert_eq!(records.len(), 7);
+    }
+
+    #[test]
+    fn every_record_gives_one_line_in_order_with_the_classifiers_scores() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.tsv");
+        let texts = [
+            "I love this",
+            "so angry right now",
+            "",
+            "what?!",
+            "meh",
+            "yay",
+        ];
+        let mut content = String::new();
+        for (i, text) in texts.iter().enumerate() {
+            content.push_str(&format!("{text}\t{i}\n"));
+            if i == 2 {
+                content.push_str("\u{0}\u{1}\n"); // one column only: malformed with --column 1
+            }
+        }
+        std::fs::write(&input, content).unwrap();
+        let output = dir.path().join("out.jsonl");
+        let mut log = Vec::new();
+        let summary = run(&args(&input, &output), &mut log).unwrap();
+        assert_eq!(
+            summary,
+            Summary {
+                classified: 7,
+                failed: 0,
+                malformed: 0,
+                resumed_after: 0
+            }
+        );
+        let lines = read_lines(&output);
+        assert_eq!(lines.len(), 7);
+        let classifier = EmotionClassifier::builder()
+            .model(ModelSource::parse(&model()))
+            .build()
+            .unwrap();
+        let expected: Vec<serde_json::Value> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let text = line["text"].as_str().unwrap();
+                let scores = classifier.classify(text).unwrap();
+                serde_json::json!({ "line": i + 1, "text": text, "scores": scores })
+            })
+            .collect();
+        assert_close(&lines, &expected);
+
+        // The text in column 1 instead: the short line is malformed, reported, kept or skipped.
+        for (flag, kept) in [("keep", true), ("skip", false)] {
+            let mut args = args(&input, &output);
+            args.column = Some("1".into());
+            args.overwrite = true;
+            args.on_malformed = OnMalformed::from_str(flag, true).unwrap();
+            let mut log = Vec::new();
+            let summary = run(&args, &mut log).unwrap();
+            assert_eq!((summary.classified, summary.malformed), (6, 1));
+            let log = String::from_utf8(log).unwrap();
+            assert!(log.contains("line 4: malformed: no column 1"), "{log}");
+            let lines = read_lines(&output);
+            assert_eq!(lines.len(), if kept { 7 } else { 6 });
+            if kept {
+                assert_eq!(lines[3]["line"], 4);
+                assert!(lines[3]["malformed"].is_string());
+            }
+        }
+    }
+
+    #[test]
+    fn resume_finishes_an_interrupted_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.jsonl");
+        let content: String = (0..20)
+            .map(|i| format!("{{\"text\":\"text number {i}, {}\"}}\n", "!".repeat(i)))
+            .collect();
+        std::fs::write(&input, content).unwrap();
+        let output = dir.path().join("out.jsonl");
+        run(&args(&input, &output), &mut Vec::new()).unwrap();
+        let full = std::fs::read_to_string(&output).unwrap();
+        let full_lines = read_lines(&output);
+
+        // Without --resume an existing output is not touched.
+        assert!(run(&args(&input, &output), &mut Vec::new()).is_err());
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), full);
+
+        // Cut in the middle of line 8, as a killed run would leave it.
+        let cut = full.match_indices('\n').nth(6).unwrap().0 + 20;
+        std::fs::write(&output, &full[..cut]).unwrap();
+        let mut resume = args(&input, &output);
+        resume.resume = true;
+        let summary = run(&resume, &mut Vec::new()).unwrap();
+        assert_eq!((summary.resumed_after, summary.classified), (7, 13));
+        let resumed = std::fs::read_to_string(&output).unwrap();
+        assert_eq!(
+            resumed[..cut - 20],
+            full[..cut - 20],
+            "complete lines kept as they were"
+        );
+        assert_close(&read_lines(&output), &full_lines);
+    }
+}
