@@ -190,6 +190,21 @@ fn server_errors_are_typed_with_their_status() {
 }
 
 #[test]
+fn a_malformed_answer_that_panics_the_hub_client_is_an_error() {
+    let server = server();
+    let cache = tempfile::tempdir().unwrap();
+    server.set_fault("config.json", Some(Fault::RedirectWithoutLocation));
+    match build(hub_model(ROBERTA, &server, cache.path())) {
+        Err(error @ Error::Hub { .. }) => {
+            let source = std::error::Error::source(&error).unwrap().to_string();
+            assert!(source.contains("panicked"), "{source}");
+        }
+        other => panic!("expected Hub, got {:?}", other.err()),
+    }
+    assert!(!snapshot(cache.path(), ROBERTA).join("config.json").exists());
+}
+
+#[test]
 fn truncated_download_is_typed_and_never_trusted() {
     let server = server();
     let cache = tempfile::tempdir().unwrap();

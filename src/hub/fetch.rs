@@ -33,7 +33,8 @@ pub(super) fn fetch(
         RepoType::Model,
         model.revision_name().to_owned(),
     ));
-    let info = repo.info().map_err(|e| repo_error("the file list", e))?;
+    let info = guarded(model, "the file list", || repo.info())?
+        .map_err(|e| repo_error("the file list", e))?;
     if !is_commit_hash(&info.sha) {
         return Err(other(
             model,
@@ -52,7 +53,8 @@ pub(super) fn fetch(
         if dir.join(file).is_file() {
             continue;
         }
-        let path = repo.download(file).map_err(|e| repo_error(file, e))?;
+        let path =
+            guarded(model, file, || repo.download(file))?.map_err(|e| repo_error(file, e))?;
         let checked = verify::check_download(&path).map_err(|e| Error::Hub {
             repo: model.id().to_owned(),
             what: format!("checking {file}"),
@@ -85,6 +87,20 @@ pub(super) fn may_use_cache(error: &Error) -> bool {
         Error::HubStatus { status, .. } => *status >= 500,
         _ => false,
     }
+}
+
+/// Runs a call into `hf-hub`, turning a panic into [`Error::Hub`]: `hf-hub` 0.4 unwraps some of
+/// what the server sends (a redirect without `Location` panics it), and a server's answer is
+/// input like any other.
+fn guarded<T>(model: &HubModel, what: &str, call: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        other(model, what, &format!("the hub client panicked: {message}"))
+    })
 }
 
 fn other(model: &HubModel, what: &str, message: &str) -> Error {

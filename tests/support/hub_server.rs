@@ -37,6 +37,8 @@ pub enum Fault {
     Truncate,
     /// Send the right length with one byte changed.
     Corrupt,
+    /// Answer 302 with the hub's headers but no `Location`.
+    RedirectWithoutLocation,
 }
 
 #[derive(Default)]
@@ -214,6 +216,13 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     if let Some(fault @ (Fault::NotFound | Fault::ServerError)) = fault {
         return respond_fault(&mut stream, fault);
     }
+    if fault == Some(Fault::RedirectWithoutLocation) {
+        let headers = [
+            ("ETag", format!("\"{}\"", git_blob_hash(&content))),
+            ("X-Repo-Commit", COMMIT.to_string()),
+        ];
+        return respond(&mut stream, 302, &headers, b"");
+    }
     let total = content.len();
     let (start, end) = range
         .as_deref()
@@ -272,6 +281,7 @@ fn write_head(
     let reason = match status {
         200 => "OK",
         206 => "Partial Content",
+        302 => "Found",
         404 => "Not Found",
         _ => "Internal Server Error",
     };
