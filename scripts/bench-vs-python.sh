@@ -36,6 +36,8 @@ run py-pipeline "$py" "$peer" "$model" "$texts" --mode pipeline --batch 32 "${co
 run py-sorted "$py" "$peer" "$model" "$texts" --mode sorted --batch 32 "${common[@]}"
 run py-single "$py" "$peer" "$model" "$texts" --mode single "${common[@]}"
 run rs-batch-f32 "$ours" "$texts" --model "$model" --mode batch --precision f32 "${common[@]}" --out "$out/rs-f32.jsonl"
+# The same without the crate's MKL vendor override (src/mkl.rs): stock MKL, as Python runs it.
+run rs-batch-f32-stock-mkl env EMOTION_MKL_OVERRIDE=0 "$ours" "$texts" --model "$model" --mode batch --precision f32 "${common[@]}"
 # bf16 is emulated (very slow) on CPUs without AVX512-BF16: there, time it on 200 texts only.
 bf16_limit=$limit
 grep -q avx512_bf16 /proc/cpuinfo || bf16_limit=200
@@ -55,7 +57,7 @@ print(f"\nmachine: {cpu}, {os.cpu_count()} cores, best ISA {isa}; threads {r['py
 print("| run | texts/s | p50 ms | vs pipeline | vs sorted |")
 print("| --- | ---: | ---: | ---: | ---: |")
 pipe, srt = r["py-pipeline"]["texts_per_s"], r["py-sorted"]["texts_per_s"]
-for name in ["py-pipeline", "py-sorted", "py-single", "rs-batch-f32", "rs-batch-bf16", "rs-single",
+for name in ["py-pipeline", "py-sorted", "py-single", "rs-batch-f32", "rs-batch-f32-stock-mkl", "rs-batch-bf16", "rs-single",
              "rs-8-callers-dynamic", "rs-8-callers-no-dynamic"]:
     x = r[name]; p50 = x.get("p50_ms")
     if x["texts"] != r["py-pipeline"]["texts"]:

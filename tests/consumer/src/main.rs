@@ -4,6 +4,10 @@ use emotion_classifier::EmotionClassifier;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let classifier = EmotionClassifier::builder().build()?;
+    // build.rs exports the crate's MKL vendor check, as the README tells dependents to.
+    if !emotion_classifier::mkl_vendor_override_active() {
+        return Err("the MKL vendor override is not in effect: check build.rs".into());
+    }
     let texts: Vec<String> = std::env::args().skip(1).collect();
     let all = classifier.classify_batch(&texts)?;
     if all.len() != texts.len() {
