@@ -336,5 +336,14 @@ impl From<tch::TchError> for Error {
 /// making that crate's types part of this crate's API.
 pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The message of a caught panic, from its payload (`panic!` gives a `String` or a `&str`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

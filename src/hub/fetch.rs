@@ -94,11 +94,7 @@ pub(super) fn may_use_cache(error: &Error) -> bool {
 /// input like any other.
 fn guarded<T>(model: &HubModel, what: &str, call: impl FnOnce() -> T) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|payload| {
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown panic".to_owned());
+        let message = crate::error::panic_message(payload.as_ref());
         other(model, what, &format!("the hub client panicked: {message}"))
     })
 }

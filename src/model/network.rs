@@ -157,13 +157,8 @@ fn check_label_count(config: &ModelConfig, weights: &Weights) -> Result<()> {
 /// errors; the crate validates its inputs so this should not happen, and if it does the caller
 /// gets an error instead of a crash.
 fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown panic".to_string());
-        Error::Forward { message }
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| Error::Forward {
+        message: crate::error::panic_message(payload.as_ref()),
     })
 }
 
