@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release --example evaluate -- ../shared/data/goemotions/ekman/test.tsv \
 //!     --tune-on ../shared/data/goemotions/ekman/dev.tsv [--threshold 0.3] [--json]
+//!     [--precision bf16] [--limit N]
 //! ```
 //!
 //! TSV lines are `text<TAB>comma-separated label ids<TAB>id`; ids index `labels.txt` beside the
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use emotion_classifier::metrics::{best_thresholds, evaluate, Report};
-use emotion_classifier::EmotionClassifier;
+use emotion_classifier::{EmotionClassifier, Precision};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Evaluate an emotion model on a labelled TSV.
@@ -38,6 +39,12 @@ struct Args {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
+    /// Numeric precision: f32 (default) or bf16.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"])]
+    precision: String,
+    /// Only the first N texts of DATA (0: all), e.g. for a slow precision.
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
 }
 
 struct Split {
@@ -47,7 +54,13 @@ struct Split {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let mut builder = EmotionClassifier::builder().cache_capacity(0);
+    let precision = match args.precision.as_str() {
+        "bf16" => Precision::Bf16,
+        _ => Precision::F32,
+    };
+    let mut builder = EmotionClassifier::builder()
+        .cache_capacity(0)
+        .precision(precision);
     if let Some(model) = &args.model {
         builder = builder.model(model.as_path());
     }
@@ -72,7 +85,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect::<Result<_, _>>()?;
 
-    let test = read_split(&args.data, names.len())?;
+    let mut test = read_split(&args.data, names.len())?;
+    if args.limit > 0 {
+        test.texts.truncate(args.limit);
+        test.gold.truncate(args.limit);
+    }
     let test_scores = score(&classifier, &test, &columns, "scoring")?;
     let at_threshold = evaluate(
         &names,
