@@ -102,9 +102,10 @@ impl EmotionClassifierBuilder {
         self
     }
 
-    /// With dynamic batching, how long the worker waits for more requests before it runs a
+    /// With dynamic batching, how long the worker may wait for more requests before it runs a
     /// batch that is not full (default zero: requests that arrive while a forward pass runs are
-    /// taken together by the next one, so waiting adds latency for little gain).
+    /// taken together by the next one). It waits only while it has fewer requests than the last
+    /// batch had, since those callers are likely to send again; a lone caller never waits.
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.max_wait = Some(wait);
         self

@@ -16,9 +16,11 @@ pub(super) fn run<E: Engine>(
     batching: Batching,
     pad_id: i64,
 ) {
+    // How many jobs the last batch had: as many callers are likely to send again.
+    let mut expected_jobs = 1;
     while let Ok(Message::Run(first)) = receiver.recv() {
         let (jobs, stop) = if batching.dynamic {
-            gather(first, receiver, batching)
+            gather(first, receiver, batching, expected_jobs)
         } else {
             (vec![first], false)
         };
@@ -26,13 +28,21 @@ pub(super) fn run<E: Engine>(
             // Dropping the gathered jobs' reply channels tells their callers the worker stopped.
             return;
         }
+        expected_jobs = jobs.len();
         run_jobs(&mut engine, jobs, batching, pad_id);
     }
 }
 
-/// Takes more jobs after `first` while the batch has room: all that are waiting, then any that
-/// arrive within `max_wait`. Returns them and whether a stop message came.
-fn gather(first: Job, receiver: &Receiver<Message>, batching: Batching) -> (Vec<Job>, bool) {
+/// Takes more jobs after `first` while the batch has room: all that are waiting, then, while
+/// there are fewer than `expected_jobs` (the last batch's count: its callers are likely to send
+/// again), any that arrive within `max_wait`. A lone caller thus never waits. Returns the jobs
+/// and whether a stop message came.
+fn gather(
+    first: Job,
+    receiver: &Receiver<Message>,
+    batching: Batching,
+    expected_jobs: usize,
+) -> (Vec<Job>, bool) {
     let room = batching.limits.max_batch_size();
     let deadline = Instant::now() + batching.max_wait;
     let mut rows = first.sequences.len();
@@ -43,7 +53,7 @@ fn gather(first: Job, receiver: &Receiver<Message>, batching: Batching) -> (Vec<
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
                 let now = Instant::now();
-                if now >= deadline {
+                if now >= deadline || jobs.len() >= expected_jobs {
                     break;
                 }
                 match receiver.recv_timeout(deadline - now) {
@@ -226,6 +236,53 @@ mod tests {
                 assert_eq!(sizes.len(), 80);
             }
         }
+    }
+
+    fn job() -> Message {
+        Message::Run(Job {
+            sequences: vec![vec![1]],
+            reply: std::sync::mpsc::channel().0,
+        })
+    }
+
+    fn first_job() -> Job {
+        match job() {
+            Message::Run(job) => job,
+            Message::Stop => unreachable!(),
+        }
+    }
+
+    /// Runs `gather` on its own thread with a long `max_wait`, returning how many jobs it took;
+    /// a gather that waited out the whole `max_wait` fails instead of slowing the suite.
+    fn gathered(expected_jobs: usize, send_later: usize) -> usize {
+        let long = Batching {
+            limits: BatchLimits::new(64, 10_000).unwrap(),
+            dynamic: true,
+            max_wait: Duration::from_secs(30),
+        };
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let (done, result) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let (jobs, _) = gather(first_job(), &receiver, long, expected_jobs);
+            let _ = done.send(jobs.len());
+        });
+        for _ in 0..send_later {
+            thread::sleep(Duration::from_millis(20));
+            sender.send(job()).unwrap();
+        }
+        result
+            .recv_timeout(Duration::from_secs(10))
+            .expect("gather waited out max_wait")
+    }
+
+    #[test]
+    fn a_lone_caller_never_waits_for_company() {
+        assert_eq!(gathered(1, 0), 1);
+    }
+
+    #[test]
+    fn gather_waits_for_as_many_callers_as_last_time() {
+        assert_eq!(gathered(3, 2), 3);
     }
 
     #[test]
