@@ -64,9 +64,10 @@ struct Args {
     /// Turn dynamic batching off.
     #[arg(long)]
     no_dynamic: bool,
-    /// With dynamic batching, wait up to this many milliseconds for more requests.
-    #[arg(long, default_value_t = 0.0)]
-    max_wait_ms: f64,
+    /// With dynamic batching, wait up to this many milliseconds for more requests
+    /// [default: the crate's, 2].
+    #[arg(long)]
+    max_wait_ms: Option<f64>,
     /// Write every text's scores here, as JSON lines.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -90,14 +91,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .cloned()
             .collect();
     }
-    let mut builder = EmotionClassifier::builder()
+    let mut builder = EmotionClassifier::builder();
+    if let Some(ms) = args.max_wait_ms {
+        builder = builder.max_wait(
+            std::time::Duration::try_from_secs_f64(ms / 1000.0)
+                .map_err(|e| format!("--max-wait-ms {ms}: {e}"))?,
+        );
+    }
+    let mut builder = builder
         .max_batch_size(args.batch_size)
         .max_batch_tokens(args.batch_tokens)
         .cache_capacity(0)
         .dynamic_batching(!args.no_dynamic)
-        .max_wait(std::time::Duration::from_secs_f64(
-            args.max_wait_ms / 1000.0,
-        ))
         .precision(match args.precision {
             Float::F32 => Precision::F32,
             Float::Bf16 => Precision::Bf16,
@@ -139,7 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Mode::Concurrent => {
             report["callers"] = args.callers.into();
             report["dynamic"] = (!args.no_dynamic).into();
-            report["max_wait_ms"] = args.max_wait_ms.into();
+            report["max_wait_ms"] = (classifier.batching().max_wait.as_secs_f64() * 1000.0).into();
             concurrent(&classifier, &texts, args.callers)?
         }
     };

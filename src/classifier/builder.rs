@@ -103,9 +103,10 @@ impl EmotionClassifierBuilder {
     }
 
     /// With dynamic batching, how long the worker may wait for more requests before it runs a
-    /// batch that is not full (default zero: requests that arrive while a forward pass runs are
-    /// taken together by the next one). It waits only while it has fewer requests than the last
-    /// batch had, since those callers are likely to send again; a lone caller never waits.
+    /// batch that is not full (default 2 ms). It waits only while it has fewer requests than the
+    /// last batch had, since those callers are likely to send again; a lone caller never waits.
+    /// Zero runs at once with what is waiting (requests that arrive during a forward pass are
+    /// still taken together by the next one).
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.max_wait = Some(wait);
         self

@@ -16,8 +16,9 @@ pub struct Batching {
     /// Coalesce requests from different callers into shared forward passes.
     pub dynamic: bool,
     /// With `dynamic`, how long to wait for more requests before running a batch that is not
-    /// full. Zero runs at once with whatever is already waiting: requests that arrive during a
-    /// forward pass are queued and taken together by the next one.
+    /// full, and only while fewer have come than the last batch had (a lone caller never waits).
+    /// Default 2 ms. Zero runs at once with whatever is already waiting: requests that arrive
+    /// during a forward pass are still queued and taken together by the next one.
     pub max_wait: Duration,
 }
 
@@ -26,7 +27,9 @@ impl Default for Batching {
         Self {
             limits: BatchLimits::default(),
             dynamic: true,
-            max_wait: Duration::ZERO,
+            // Measured with 8 callers of MiniLM on 2 cores: +5-8% texts/s over zero, and no
+            // change in a lone caller's latency.
+            max_wait: Duration::from_millis(2),
         }
     }
 }
