@@ -215,6 +215,13 @@ pub enum Error {
         id: String,
     },
 
+    /// Not a usable revision: empty, absolute, or with a `..` part (it names a file in the cache).
+    #[error("invalid hub revision {revision:?}: expected a branch, tag or commit hash")]
+    InvalidRevision {
+        /// The revision as given.
+        revision: String,
+    },
+
     /// No Hugging Face cache folder could be found: none of `HF_HUB_CACHE`, `HF_HOME`,
     /// `XDG_CACHE_HOME` is set and there is no home directory.
     #[error("no Hugging Face cache folder: set HF_HUB_CACHE or HF_HOME")]

@@ -13,7 +13,8 @@
 //!   own tests, examples and benches; a dependent adds the same link argument (README, "Using it
 //!   as a dependency"). [`mkl_vendor_override_active`] tells whether it did.
 //! - `EMOTION_MKL_OVERRIDE=0` switches it off: the function then answers truthfully (Intel or not).
-//!   MKL asks once, at the first GEMM of the process, so set it before any classifier runs.
+//!   The variable is read once, at MKL's first question (the first GEMM of the process), so set
+//!   it before any classifier runs.
 //! - Fragility: it relies on a private MKL symbol; if a libtorch release renames or hides it,
 //!   the override silently does nothing (MKL behaves as stock). Kernels are chosen by CPU features
 //!   after the vendor check, so no instruction the CPU lacks is used.
@@ -29,8 +30,12 @@ pub const MKL_OVERRIDE_ENV: &str = "EMOTION_MKL_OVERRIDE";
 #[doc(hidden)]
 #[no_mangle]
 pub extern "C" fn mkl_serv_intel_cpu_true() -> c_int {
-    let switched_off = std::env::var_os(MKL_OVERRIDE_ENV).is_some_and(|v| v == "0");
-    c_int::from(!switched_off || cpu_is_intel())
+    // Decided once: MKL may ask on every call, and the answer must not change mid-process.
+    static ANSWER: std::sync::OnceLock<c_int> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let switched_off = std::env::var_os(MKL_OVERRIDE_ENV).is_some_and(|v| v == "0");
+        c_int::from(!switched_off || cpu_is_intel())
+    })
 }
 
 fn cpu_is_intel() -> bool {

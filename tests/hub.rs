@@ -314,6 +314,20 @@ fn unreachable_hub_and_invalid_ids_are_typed() {
             other => panic!("expected InvalidHubId for {id:?}, got {:?}", other.err()),
         }
     }
+    // A revision names a file under refs/: one that climbs out of the cache is refused.
+    for revision in ["../../../escape", "/abs", ""] {
+        let model = HubModel::new(ROBERTA)
+            .revision(revision)
+            .cache_dir(cache.path())
+            .offline(false);
+        match build(model) {
+            Err(Error::InvalidRevision { revision: got }) => assert_eq!(got, revision),
+            other => panic!(
+                "expected InvalidRevision for {revision:?}, got {:?}",
+                other.err()
+            ),
+        }
+    }
 }
 
 #[test]

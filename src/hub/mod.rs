@@ -32,11 +32,12 @@ pub use model::{HubModel, DEFAULT_HUB_MODEL};
 /// Python does.
 ///
 /// # Errors
-/// [`Error::InvalidHubId`], [`Error::NoCacheDir`], [`Error::NotInCache`] (offline), or one of
+/// [`Error::InvalidHubId`], [`Error::InvalidRevision`], [`Error::NoCacheDir`], [`Error::NotInCache`] (offline), or one of
 /// the hub errors ([`Error::HubNotFound`], [`Error::HubStatus`], [`Error::HubUnreachable`],
 /// [`Error::HubIncomplete`], [`Error::HubIntegrity`], [`Error::HubMissingFile`], [`Error::Hub`]).
 pub(crate) fn resolve(model: &HubModel) -> Result<PathBuf> {
     model::validate_id(model.id())?;
+    model::validate_revision(model.revision_name())?;
     let settings = settings::HubSettings::for_model(model)?;
     let cache = snapshot::RepoCache::new(&settings.cache_dir, model.id());
     let cached = || cache.complete_snapshot(model.revision_name());

@@ -133,6 +133,26 @@ pub(crate) fn validate_id(id: &str) -> Result<()> {
     }
 }
 
+/// Checks that `revision` can name a file under the cache's `refs/` folder: not empty, not
+/// absolute, no empty or `.`/`..` part, and only ASCII letters, digits, `-`, `_`, `.`, `/`, `+`.
+/// Branches like `refs/pr/1` pass.
+pub(crate) fn validate_revision(revision: &str) -> Result<()> {
+    let ok = !revision.is_empty()
+        && revision
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+'))
+        && revision
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidRevision {
+            revision: revision.to_owned(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +180,34 @@ mod tests {
         ] {
             assert!(
                 matches!(validate_id(bad), Err(Error::InvalidHubId { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn revisions_stay_inside_the_cache() {
+        for good in [
+            "main",
+            "v1.0",
+            "refs/pr/1",
+            "0123456789abcdef0123456789abcdef01234567",
+        ] {
+            assert!(validate_revision(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../../x",
+            "a/../b",
+            "a//b",
+            "main/",
+            ".",
+            "a b",
+            "a\\b",
+        ] {
+            assert!(
+                matches!(validate_revision(bad), Err(Error::InvalidRevision { .. })),
                 "{bad:?}"
             );
         }
