@@ -62,7 +62,7 @@ impl RepoCache {
 
 /// A full 40-digit lowercase hex commit hash, safe to use as a folder name.
 pub(crate) fn is_commit_hash(text: &str) -> bool {
-    text.len() == 40 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    text.len() == 40 && super::verify::is_lower_hex(text)
 }
 
 #[cfg(test)]

@@ -48,7 +48,8 @@ pub(crate) fn check_download(pointer: &Path) -> std::io::Result<Result<(), Misma
     Ok(Err(Mismatch { expected, actual }))
 }
 
-fn is_lower_hex(text: &str) -> bool {
+/// Lowercase hexadecimal digits only (as the hub writes hashes and commits).
+pub(super) fn is_lower_hex(text: &str) -> bool {
     text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
