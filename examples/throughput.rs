@@ -68,6 +68,9 @@ struct Args {
     /// [default: the crate's, 2].
     #[arg(long)]
     max_wait_ms: Option<f64>,
+    /// Keep weight matrices as loaded (libtorch's `linear`) instead of MKL-packed.
+    #[arg(long)]
+    plain_weights: bool,
     /// Write every text's scores here, as JSON lines.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -103,6 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_batch_tokens(args.batch_tokens)
         .cache_capacity(0)
         .dynamic_batching(!args.no_dynamic)
+        .pack_weights(!args.plain_weights)
         .precision(match args.precision {
             Float::F32 => Precision::F32,
             Float::Bf16 => Precision::Bf16,
@@ -124,6 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "texts": texts.len(),
         "batch": args.batch_size,
         "threads": tch::get_num_threads(),
+        "packed_weights": !args.plain_weights && emotion_classifier::mkl_packed_gemm_available(),
     });
     let start = Instant::now();
     let scores = match args.mode {

@@ -42,7 +42,7 @@ pub use device::Device;
 pub use error::{BoxedSource, Error, Result};
 pub use hub::{HubModel, DEFAULT_HUB_MODEL};
 pub use long_texts::{Aggregate, LongTexts};
-pub use mkl::{mkl_vendor_override_active, MKL_OVERRIDE_ENV};
+pub use mkl::{mkl_packed_gemm_available, mkl_vendor_override_active, MKL_OVERRIDE_ENV};
 pub use precision::Precision;
 pub use scores::{Emotion, EmotionScores, LabelScore};
 pub use source::{ModelSource, MODEL_ENV};

@@ -114,3 +114,36 @@ fn pytorch_bin_weights_match_the_safetensors_reference() {
         assert_matches("tiny-roberta-emotion-bin", "batch", reference, got);
     }
 }
+
+#[test]
+fn packed_and_plain_weights_both_match_the_reference_and_each_other() {
+    use emotion_classifier::EmotionClassifier;
+    // The default packs BERT/RoBERTa weight matrices for MKL; `pack_weights(false)` runs
+    // libtorch's own `linear`. Both must give transformers' scores; they differ only in the
+    // last bits of small GEMMs.
+    assert!(emotion_classifier::mkl_packed_gemm_available());
+    for model in ["emotion-minilm-ekman", "tiny-roberta-emotion"] {
+        let plain = EmotionClassifier::builder()
+            .model(support::model_dir(model))
+            .pack_weights(false)
+            .build()
+            .unwrap();
+        let packed = classifier(model);
+        let refs = references(model);
+        let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+        let plain_scores = plain.classify_batch(&texts).unwrap();
+        let packed_single: Vec<EmotionScores> =
+            texts.iter().map(|t| packed.classify(t).unwrap()).collect();
+        let mut largest = 0f32;
+        for ((reference, a), b) in refs.iter().zip(&plain_scores).zip(&packed_single) {
+            assert_matches(model, "plain weights", reference, a);
+            for (x, y) in a.scores().iter().zip(b.scores()) {
+                largest = largest.max((x - y).abs());
+            }
+        }
+        assert!(
+            largest <= 1e-5,
+            "{model}: packed vs plain differ by {largest}"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use crate::cache::{CacheStats, ScoreCache};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::long_texts::{Aggregate, LongTexts};
-use crate::model::LoadedModel;
+use crate::model::{LoadedModel, NetworkOptions};
 use crate::scores::{probabilities, EmotionScores};
 use crate::tokenize::TextEncoder;
 use crate::worker::{Batching, Pending, RowResult, WorkerHandle};
@@ -73,9 +73,12 @@ impl EmotionClassifier {
             network,
         } = LoadedModel::from_dir(
             &dir,
-            settings.precision,
             settings.long_texts,
-            settings.device.resolve(),
+            NetworkOptions {
+                precision: settings.precision,
+                device: settings.device.resolve(),
+                pack_weights: settings.pack_weights,
+            },
         )?;
         let labels: Arc<[String]> = config.labels().into();
         let worker = WorkerHandle::spawn(network, settings.batching, config.pad_token_id())?;

@@ -13,26 +13,77 @@ use tch::{Kind, Tensor};
 use super::weights::Weights;
 use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
+use crate::mkl::PackedMatrix;
+
+/// A linear layer's weight: as loaded, or packed for MKL once the model is on the CPU in f32.
+enum Weight {
+    Plain(Tensor),
+    Packed(PackedMatrix),
+}
 
 struct Linear {
-    weight: Tensor,
+    weight: Weight,
     bias: Tensor,
 }
 
 impl Linear {
     fn load(weights: &Weights, name: &str, outputs: i64, inputs: i64) -> Result<Self> {
+        let (weight, bias) = Self::load_tensors(weights, name, outputs, inputs)?;
         Ok(Self {
-            weight: weights.tensor_f32(&format!("{name}.weight"), &[outputs, inputs])?,
-            bias: weights.tensor_f32(&format!("{name}.bias"), &[outputs])?,
+            weight: Weight::Plain(weight),
+            bias,
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_linear(&self.weight, Some(&self.bias))?)
+    /// One layer as several side by side: the outputs of each of `names`, concatenated.
+    fn load_fused(weights: &Weights, names: &[String], outputs: i64, inputs: i64) -> Result<Self> {
+        let mut parts = Vec::with_capacity(names.len());
+        for name in names {
+            parts.push(Self::load_tensors(weights, name, outputs, inputs)?);
+        }
+        let (matrices, biases): (Vec<Tensor>, Vec<Tensor>) = parts.into_iter().unzip();
+        Ok(Self {
+            weight: Weight::Plain(Tensor::f_cat(&matrices, 0)?),
+            bias: Tensor::f_cat(&biases, 0)?,
+        })
     }
 
-    fn tensors_mut(&mut self) -> [&mut Tensor; 2] {
-        [&mut self.weight, &mut self.bias]
+    fn load_tensors(
+        weights: &Weights,
+        name: &str,
+        outputs: i64,
+        inputs: i64,
+    ) -> Result<(Tensor, Tensor)> {
+        Ok((
+            weights.tensor_f32(&format!("{name}.weight"), &[outputs, inputs])?,
+            weights.tensor_f32(&format!("{name}.bias"), &[outputs])?,
+        ))
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.weight {
+            Weight::Plain(weight) => Ok(x.f_linear(weight, Some(&self.bias))?),
+            Weight::Packed(packed) => packed.linear(x, &self.bias),
+        }
+    }
+
+    /// Packs the weight for MKL if it is f32 on the CPU and MKL's packed GEMM exists; the plain
+    /// copy is then dropped.
+    fn pack(&mut self) -> Result<()> {
+        if let Weight::Plain(weight) = &self.weight {
+            if let Some(packed) = PackedMatrix::pack(weight)? {
+                self.weight = Weight::Packed(packed);
+            }
+        }
+        Ok(())
+    }
+
+    /// The tensors a change of kind or device applies to (a packed weight stays as it is).
+    fn tensors_mut(&mut self) -> Vec<&mut Tensor> {
+        match &mut self.weight {
+            Weight::Plain(weight) => vec![weight, &mut self.bias],
+            Weight::Packed(_) => vec![&mut self.bias],
+        }
     }
 }
 
@@ -130,13 +181,8 @@ impl Encoder {
         let mut layers = Vec::new();
         for i in 0..shape.layers {
             let p = format!("{base}.encoder.layer.{i}");
-            let part =
-                |name: &str| Linear::load(weights, &format!("{p}.attention.self.{name}"), h, h);
-            let (q, k, v) = (part("query")?, part("key")?, part("value")?);
-            let qkv = Linear {
-                weight: Tensor::f_cat(&[&q.weight, &k.weight, &v.weight], 0)?,
-                bias: Tensor::f_cat(&[&q.bias, &k.bias, &v.bias], 0)?,
-            };
+            let qkv_names = ["query", "key", "value"].map(|n| format!("{p}.attention.self.{n}"));
+            let qkv = Linear::load_fused(weights, &qkv_names, h, h)?;
             layers.push(Layer {
                 qkv,
                 attention_output: Linear::load(
@@ -189,6 +235,19 @@ impl Encoder {
     pub(crate) fn set_kind(&mut self, kind: Kind) -> Result<()> {
         for tensor in self.tensors_mut() {
             *tensor = tensor.f_to_kind(kind)?;
+        }
+        Ok(())
+    }
+
+    /// Packs the transformer layers' weight matrices for MKL's packed GEMM (f32 on the CPU
+    /// only; other matrices stay as they are). The classification head runs on one row per
+    /// text and is left plain.
+    pub(crate) fn pack_weights(&mut self) -> Result<()> {
+        for layer in &mut self.layers {
+            layer.qkv.pack()?;
+            layer.attention_output.pack()?;
+            layer.intermediate.pack()?;
+            layer.output.pack()?;
         }
         Ok(())
     }

@@ -2,12 +2,11 @@
 
 use std::path::Path;
 
-use super::network::{word_embeddings_tensor, Network};
+use super::network::{word_embeddings_tensor, Network, NetworkOptions};
 use super::weights::Weights;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::long_texts::LongTexts;
-use crate::precision::Precision;
 use crate::tokenize::{load_tokenizer, TextEncoder};
 
 /// The files of a model directory in Hugging Face layout.
@@ -31,9 +30,8 @@ impl LoadedModel {
     /// tokenizer never produces an id the embedding matrix lacks.
     pub(crate) fn from_dir(
         dir: &Path,
-        precision: Precision,
         long_texts: LongTexts,
-        device: tch::Device,
+        options: NetworkOptions,
     ) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::MissingFile {
@@ -49,15 +47,14 @@ impl LoadedModel {
             long_texts,
         )?;
         let weights = read_weights(dir)?;
-        Self::from_parts(config, encoder, &weights, precision, device)
+        Self::from_parts(config, encoder, &weights, options)
     }
 
     fn from_parts(
         config: ModelConfig,
         encoder: TextEncoder,
         weights: &Weights,
-        precision: Precision,
-        device: tch::Device,
+        options: NetworkOptions,
     ) -> Result<Self> {
         let embedding_rows = weights
             .shape(word_embeddings_tensor(config.architecture()))?
@@ -72,7 +69,7 @@ impl LoadedModel {
                 embedding_rows,
             });
         }
-        let network = Network::load(&config, weights, precision, device)?;
+        let network = Network::load(&config, weights, options)?;
         Ok(Self {
             config,
             encoder,

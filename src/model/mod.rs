@@ -11,4 +11,4 @@ mod pickle;
 mod weights;
 
 pub(crate) use loaded::LoadedModel;
-pub(crate) use network::Network;
+pub(crate) use network::{Network, NetworkOptions};

@@ -20,6 +20,15 @@ enum Classifier {
     DistilBert(DistilBertModelClassifier),
 }
 
+/// How to hold and run the network's weights.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NetworkOptions {
+    pub(crate) precision: Precision,
+    pub(crate) device: Device,
+    /// Pack f32 CPU weight matrices for MKL's packed GEMM (BERT and RoBERTa).
+    pub(crate) pack_weights: bool,
+}
+
 /// A sequence classifier with its weights, on one device.
 ///
 /// Holds libtorch tensors, so it is `Send` but not `Sync`: one worker thread owns it.
@@ -40,9 +49,13 @@ impl Network {
     pub(crate) fn load(
         config: &ModelConfig,
         weights: &Weights,
-        precision: Precision,
-        device: Device,
+        options: NetworkOptions,
     ) -> Result<Self> {
+        let NetworkOptions {
+            precision,
+            device,
+            pack_weights,
+        } = options;
         check_label_count(config, weights)?;
         // On a GPU the model runs in f16; on the CPU in the requested precision.
         let kind = match (device, precision) {
@@ -66,6 +79,9 @@ impl Network {
                 }
                 if let Some(kind) = kind {
                     encoder.set_kind(kind)?;
+                }
+                if pack_weights && device == Device::Cpu && kind.is_none() {
+                    encoder.pack_weights()?;
                 }
                 (None, Classifier::Encoder(encoder))
             }

@@ -1,0 +1,13 @@
+//! The Intel MKL inside libtorch: two levers on its f32 GEMM, where this model spends 75-80% of
+//! its time.
+//!
+//! - `vendor`: MKL's vendor check answered "Intel", so AMD CPUs get the same kernels.
+//! - `packed`: weight matrices packed once at load for MKL's packed GEMM, instead of on every
+//!   call (or not at all, for the slow kernel MKL uses on a single text's few rows).
+
+mod packed;
+mod vendor;
+
+pub use packed::mkl_packed_gemm_available;
+pub(crate) use packed::PackedMatrix;
+pub use vendor::{mkl_vendor_override_active, MKL_OVERRIDE_ENV};
