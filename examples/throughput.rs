@@ -68,6 +68,9 @@ struct Args {
     /// [default: the crate's, 2].
     #[arg(long)]
     max_wait_ms: Option<f64>,
+    /// Worker threads, each with its own copy of the model [default: the crate's, 1].
+    #[arg(long)]
+    workers: Option<usize>,
     /// Keep weight matrices as loaded (libtorch's `linear`) instead of MKL-packed.
     #[arg(long)]
     plain_weights: bool,
@@ -117,6 +120,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(threads) = args.threads {
         builder = builder.threads(threads);
     }
+    if let Some(workers) = args.workers {
+        builder = builder.workers(workers);
+    }
     let classifier = builder.build()?;
     // Warm up as the peer does: one small batch.
     classifier.classify_batch(&texts[..texts.len().min(8)])?;
@@ -128,6 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "texts": texts.len(),
         "batch": args.batch_size,
         "threads": tch::get_num_threads(),
+        "workers": args.workers.unwrap_or(1),
         "packed_weights": !args.plain_weights && emotion_classifier::mkl_packed_gemm_available(),
     });
     let start = Instant::now();

@@ -12,6 +12,15 @@ use crate::worker::Batching;
 
 use super::EmotionClassifier;
 
+/// The most workers [`EmotionClassifierBuilder::workers`] accepts.
+const MAX_WORKERS: usize = 256;
+
+/// Each of `workers` workers' intra-op threads: the available cores shared out, at least one.
+fn share_of_cores(workers: usize) -> i32 {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    i32::try_from((cores / workers).max(1)).unwrap_or(1)
+}
+
 /// The result cache's default size, in texts.
 pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
@@ -34,6 +43,7 @@ pub struct EmotionClassifierBuilder {
     max_batch_size: Option<usize>,
     max_batch_tokens: Option<usize>,
     threads: Option<usize>,
+    workers: Option<usize>,
     cache_capacity: Option<usize>,
     dynamic_batching: Option<bool>,
     max_wait: Option<Duration>,
@@ -53,6 +63,9 @@ pub(super) struct Settings {
     pub(super) long_texts: LongTexts,
     pub(super) device: Device,
     pub(super) pack_weights: bool,
+    pub(super) workers: usize,
+    /// Intra-op threads each worker sets for itself (pools only).
+    pub(super) threads_per_worker: Option<i32>,
 }
 
 impl EmotionClassifierBuilder {
@@ -84,9 +97,25 @@ impl EmotionClassifierBuilder {
 
     /// libtorch's intra-op thread count. libtorch has one such setting per process, so this
     /// changes it for every classifier; by default it is left as libtorch chose (the number of
-    /// physical cores).
+    /// physical cores). With [`workers`](Self::workers) above 1 it is the count of each worker
+    /// (default: the cores divided among the workers).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
+        self
+    }
+
+    /// How many worker threads run forward passes (default 1). Each holds its own copy of the
+    /// model (memory: the weights once per worker) and takes jobs from one shared queue, with
+    /// its own share of the cores as intra-op threads.
+    ///
+    /// Two workers of one thread each use two cores better than one worker of two threads on
+    /// throughput work (many texts per call, or many callers): libtorch runs a small op
+    /// (LayerNorm, softmax, GELU on a short batch) on one thread while the other waits, and two
+    /// independent forward passes leave no core idle. Measured on MiniLM, 2 cores: 14-22% more
+    /// texts/s in `classify_batch`. A lone caller's latency gets worse (its text runs on one
+    /// worker's share of the cores), so keep the default for latency-bound use.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
         self
     }
 
@@ -189,11 +218,33 @@ impl EmotionClassifierBuilder {
             })?),
             None => None,
         };
+        let workers = match self.workers {
+            Some(0) => {
+                return Err(Error::InvalidOption {
+                    option: "workers",
+                    reason: "must be at least 1",
+                })
+            }
+            Some(n) if n > MAX_WORKERS => {
+                return Err(Error::InvalidOption {
+                    option: "workers",
+                    reason: "more than 256 (each holds a copy of the model)",
+                })
+            }
+            Some(n) => n,
+            None => 1,
+        };
+        // One worker keeps libtorch's process-wide setting; a pool's workers each set theirs.
+        let threads_per_worker = match (workers, threads) {
+            (1, _) => None,
+            (_, Some(t)) => Some(t),
+            (n, None) => Some(share_of_cores(n)),
+        };
         let source = match self.source {
             Some(source) => source,
             None => ModelSource::from_env(),
         };
-        if let Some(threads) = threads {
+        if let (1, Some(threads)) = (workers, threads) {
             tch::set_num_threads(threads);
         }
         if !self.keep_default_malloc {
@@ -211,6 +262,8 @@ impl EmotionClassifierBuilder {
             long_texts: self.long_texts,
             device: self.device,
             pack_weights: self.pack_weights.unwrap_or(true),
+            workers,
+            threads_per_worker,
         })
     }
 }

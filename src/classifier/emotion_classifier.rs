@@ -20,8 +20,9 @@ use super::EmotionClassifierBuilder;
 /// Classifies the emotions of texts with one loaded model.
 ///
 /// Cheap to clone (an `Arc`) and `Send + Sync`: share it between threads freely. Tokenization
-/// and cache lookups run on the calling thread; forward passes run on one worker thread that owns
-/// the model, which (with dynamic batching, the default) serves concurrent callers together.
+/// and cache lookups run on the calling thread; forward passes run on a worker thread that owns
+/// the model (or several, with [`workers`](EmotionClassifierBuilder::workers)), which (with
+/// dynamic batching, the default) serves concurrent callers together.
 /// Clones share the model, the worker and the cache.
 #[derive(Clone)]
 pub struct EmotionClassifier {
@@ -70,7 +71,7 @@ impl EmotionClassifier {
         let LoadedModel {
             config,
             encoder,
-            network,
+            networks,
         } = LoadedModel::from_dir(
             &dir,
             settings.long_texts,
@@ -79,9 +80,15 @@ impl EmotionClassifier {
                 device: settings.device.resolve(),
                 pack_weights: settings.pack_weights,
             },
+            settings.workers,
         )?;
         let labels: Arc<[String]> = config.labels().into();
-        let worker = WorkerHandle::spawn(network, settings.batching, config.pad_token_id())?;
+        let worker = WorkerHandle::spawn_pool(
+            networks,
+            settings.threads_per_worker,
+            settings.batching,
+            config.pad_token_id(),
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,

@@ -10,6 +10,7 @@
 
 use tch::{Kind, Tensor};
 
+use super::unpadded::TokenLayout;
 use super::weights::Weights;
 use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
@@ -288,9 +289,11 @@ impl Encoder {
         all
     }
 
-    /// Logits `[batch, labels]` for int64 `ids` and `mask` of shape `[batch, length]`.
+    /// Logits `[batch, labels]` for int64 `ids` and `mask` of shape `[batch, length]`, padded on
+    /// the right. Only real tokens go through the linear layers (see [`TokenLayout`]).
     pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (batch, length) = ids.size2()?;
+        let layout = TokenLayout::new(mask)?;
         let positions = match self.roberta_padding {
             Some(pad) => mask
                 .f_cumsum(1, Kind::Int64)?
@@ -300,15 +303,17 @@ impl Encoder {
                 .f_unsqueeze(0)?
                 .f_expand([batch, length], false)?,
         };
-        let embedded = Tensor::f_embedding(&self.word_embeddings, ids, -1, false, false)?
-            .f_add(&Tensor::f_embedding(
-                &self.position_embeddings,
-                &positions,
-                -1,
-                false,
-                false,
-            )?)?
-            .f_add(&self.token_type_embedding)?;
+        let embedded =
+            Tensor::f_embedding(&self.word_embeddings, &layout.pack(ids)?, -1, false, false)?
+                .f_add(&Tensor::f_embedding(
+                    &self.position_embeddings,
+                    &layout.pack(&positions)?,
+                    -1,
+                    false,
+                    false,
+                )?)?
+                .f_add(&self.token_type_embedding)?;
+        // `[tokens, hidden]`: the real tokens of every text, one after the other.
         let mut x = self.embedding_norm.forward(&embedded, self.eps)?;
         // Additive mask: 0 on real tokens, -1e9 on padding (exp underflows to exactly 0).
         let kind = self.word_embeddings.kind();
@@ -321,7 +326,7 @@ impl Encoder {
         let head_size = self.hidden / self.heads;
         let scale = 1.0 / (head_size as f64).sqrt();
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?;
+            let qkv = layout.unpack(&layer.qkv.forward(&x)?)?;
             let split = |t: &Tensor| -> Result<Tensor> {
                 Ok(t.f_view([batch, length, self.heads, head_size])?
                     .f_transpose(1, 2)?)
@@ -338,6 +343,7 @@ impl Encoder {
                 .f_matmul(&v)?
                 .f_transpose(1, 2)?
                 .f_reshape([batch, length, self.hidden])?;
+            let context = layout.pack(&context)?;
             let attended = layer.attention_norm.forward(
                 &layer.attention_output.forward(&context)?.f_add(&x)?,
                 self.eps,
@@ -347,7 +353,7 @@ impl Encoder {
                 .output_norm
                 .forward(&layer.output.forward(&inner)?.f_add(&attended)?, self.eps)?;
         }
-        let first = x.f_select(1, 0)?;
+        let first = layout.firsts(&x)?;
         match &self.head {
             Head::Pooled { pooler, classifier } => {
                 classifier.forward(&pooler.forward(&first)?.f_tanh()?)

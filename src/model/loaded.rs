@@ -14,11 +14,11 @@ pub(crate) const CONFIG_FILE: &str = "config.json";
 pub(crate) const SAFETENSORS_FILE: &str = "model.safetensors";
 pub(crate) const PYTORCH_FILE: &str = "pytorch_model.bin";
 
-/// A model ready to run: its config, its tokenizer and its network.
+/// A model ready to run: its config, its tokenizer and its network (one copy per worker).
 pub(crate) struct LoadedModel {
     pub(crate) config: ModelConfig,
     pub(crate) encoder: TextEncoder,
-    pub(crate) network: Network,
+    pub(crate) networks: Vec<Network>,
 }
 
 impl LoadedModel {
@@ -32,6 +32,7 @@ impl LoadedModel {
         dir: &Path,
         long_texts: LongTexts,
         options: NetworkOptions,
+        copies: usize,
     ) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::MissingFile {
@@ -47,7 +48,7 @@ impl LoadedModel {
             long_texts,
         )?;
         let weights = read_weights(dir)?;
-        Self::from_parts(config, encoder, &weights, options)
+        Self::from_parts(config, encoder, &weights, options, copies)
     }
 
     fn from_parts(
@@ -55,6 +56,7 @@ impl LoadedModel {
         encoder: TextEncoder,
         weights: &Weights,
         options: NetworkOptions,
+        copies: usize,
     ) -> Result<Self> {
         let embedding_rows = weights
             .shape(word_embeddings_tensor(config.architecture()))?
@@ -69,11 +71,13 @@ impl LoadedModel {
                 embedding_rows,
             });
         }
-        let network = Network::load(&config, weights, options)?;
+        let networks = (0..copies.max(1))
+            .map(|_| Network::load(&config, weights, options))
+            .collect::<Result<_>>()?;
         Ok(Self {
             config,
             encoder,
-            network,
+            networks,
         })
     }
 }

@@ -8,6 +8,7 @@ mod encoder;
 mod loaded;
 mod network;
 mod pickle;
+mod unpadded;
 mod weights;
 
 pub(crate) use loaded::LoadedModel;

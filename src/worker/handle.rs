@@ -1,7 +1,9 @@
 //! Starting the worker and talking to it.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
+
+use crossbeam_channel::{unbounded, Sender};
 
 use super::engine::Engine;
 use super::job::{Job, Message, RowResult};
@@ -46,10 +48,11 @@ impl Pending {
     }
 }
 
-/// The sending side of the worker; the worker stops when the last handle is dropped.
+/// The sending side of the workers; they stop when the last handle is dropped.
 #[derive(Clone)]
 pub(crate) struct WorkerHandle {
     sender: Sender<Message>,
+    workers: usize,
 }
 
 impl WorkerHandle {
@@ -57,16 +60,43 @@ impl WorkerHandle {
     ///
     /// # Errors
     /// [`Error::Io`] if the thread cannot be spawned.
+    #[cfg(test)]
     pub(crate) fn spawn<E: Engine>(engine: E, batching: Batching, pad_id: i64) -> Result<Self> {
-        let (sender, receiver) = channel();
-        std::thread::Builder::new()
-            .name("emotion-classifier-worker".to_string())
-            .spawn(move || super::run::run(engine, &receiver, batching, pad_id))
-            .map_err(|source| Error::Io {
-                path: "emotion-classifier-worker thread".into(),
-                source,
-            })?;
-        Ok(Self { sender })
+        Self::spawn_pool(vec![engine], None, batching, pad_id)
+    }
+
+    /// Starts one worker thread per engine, all taking jobs from one queue. With
+    /// `threads_per_worker`, each sets its own libtorch intra-op thread count (an OpenMP and MKL
+    /// setting of the calling thread) before its first job.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if a thread cannot be spawned (the ones already started then stop).
+    pub(crate) fn spawn_pool<E: Engine>(
+        engines: Vec<E>,
+        threads_per_worker: Option<i32>,
+        batching: Batching,
+        pad_id: i64,
+    ) -> Result<Self> {
+        // crossbeam's channel: several workers receive from one queue (std's mpsc has one
+        // receiver). When the last worker ends, queued jobs are dropped, failing their callers.
+        let (sender, receiver) = unbounded();
+        let workers = engines.len();
+        for (index, engine) in engines.into_iter().enumerate() {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("emotion-classifier-worker-{index}"))
+                .spawn(move || {
+                    if let Some(threads) = threads_per_worker {
+                        tch::set_num_threads(threads);
+                    }
+                    super::run::run(engine, &receiver, batching, pad_id);
+                })
+                .map_err(|source| Error::Io {
+                    path: "emotion-classifier-worker thread".into(),
+                    source,
+                })?;
+        }
+        Ok(Self { sender, workers })
     }
 
     /// Queues the forward pass of `sequences`; read the answer with [`Pending::wait`].
@@ -78,9 +108,12 @@ impl WorkerHandle {
         Ok(Pending { reply: answer })
     }
 
-    /// Asks the worker to stop: queued jobs and later submissions get [`Error::WorkerStopped`].
+    /// Asks the workers to stop: queued jobs and later submissions get [`Error::WorkerStopped`].
     pub(crate) fn stop(&self) {
-        // A worker that is already gone is stopped.
-        let _ = self.sender.send(Message::Stop);
+        // One stop message per worker; each ends at the first it takes. Workers that are
+        // already gone are stopped.
+        for _ in 0..self.workers {
+            let _ = self.sender.send(Message::Stop);
+        }
     }
 }

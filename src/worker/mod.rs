@@ -1,10 +1,11 @@
-//! The worker: one thread that owns the model and runs every forward pass.
+//! The worker: a thread that owns the model and runs every forward pass (or a pool of such
+//! threads, each with its own copy, taking jobs from one queue).
 //!
-//! libtorch tensors are `Send` but not `Sync`, so the model lives on one thread. Callers send it
+//! libtorch tensors are `Send` but not `Sync`, so a model lives on one thread. Callers send it
 //! [`Job`]s through a [`WorkerHandle`] (cheap to clone); each job carries its own reply channel.
 //! With dynamic batching on, the worker takes every job that is waiting (and, if `max_wait` is
 //! set, waits that long for more) and runs them together, so many threads calling `classify`
-//! share forward passes. If the worker stops or dies, every waiting and later caller gets
+//! share forward passes. If the workers stop or die, every waiting and later caller gets
 //! [`Error::WorkerStopped`](crate::Error::WorkerStopped), never a hang.
 //!
 //! The worker is generic over an [`Engine`], so its scheduling is tested without libtorch.

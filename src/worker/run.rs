@@ -1,7 +1,8 @@
 //! The worker's loop.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
 use super::engine::Engine;
@@ -135,7 +136,7 @@ mod tests {
     use std::thread;
     use std::time::Duration;
 
-    use super::super::handle::WorkerHandle;
+    use super::super::handle::{Pending, WorkerHandle};
     use super::*;
     use crate::batch::BatchLimits;
     use crate::error::{Error, Result};
@@ -238,6 +239,59 @@ mod tests {
         }
     }
 
+    /// Counts the forward passes running at once, and the most seen.
+    struct Overlap {
+        running: Arc<AtomicUsize>,
+        most: Arc<AtomicUsize>,
+        passes: Arc<AtomicUsize>,
+    }
+
+    impl Engine for Overlap {
+        fn logits(&mut self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(5));
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            self.passes.fetch_add(1, Ordering::SeqCst);
+            Ok((0..batch.rows)
+                .map(|r| vec![batch.ids[r * batch.columns] as f32])
+                .collect())
+        }
+    }
+
+    #[test]
+    fn a_pool_runs_passes_side_by_side_from_one_queue_and_stops_every_worker() {
+        let [running, most, passes] = [0; 3].map(|_| Arc::new(AtomicUsize::new(0)));
+        let engines: Vec<Overlap> = (0..2)
+            .map(|_| Overlap {
+                running: Arc::clone(&running),
+                most: Arc::clone(&most),
+                passes: Arc::clone(&passes),
+            })
+            .collect();
+        let pool = WorkerHandle::spawn_pool(engines, Some(1), batching(false, 64), 0).unwrap();
+        thread::scope(|s| {
+            for t in 0..4u32 {
+                let pool = pool.clone();
+                s.spawn(move || {
+                    for i in 0..10u32 {
+                        let id = t * 100 + i;
+                        let answer = pool.submit(vec![vec![id, 5]]).unwrap().wait().unwrap();
+                        assert_eq!(answer[0].as_ref().unwrap(), &vec![id as f32]);
+                    }
+                });
+            }
+        });
+        assert_eq!(passes.load(Ordering::SeqCst), 40);
+        // Four callers kept both workers busy at once (one worker never overlaps itself).
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        pool.stop();
+        // Both workers took a stop message: a job sent now is never run.
+        let after = pool.submit(vec![vec![1]]).and_then(Pending::wait);
+        assert!(matches!(after, Err(Error::WorkerStopped)));
+        assert_eq!(passes.load(Ordering::SeqCst), 40);
+    }
+
     fn job() -> Message {
         Message::Run(Job {
             sequences: vec![vec![1]],
@@ -260,7 +314,7 @@ mod tests {
             dynamic: true,
             max_wait: Duration::from_secs(30),
         };
-        let (sender, receiver) = std::sync::mpsc::channel();
+        let (sender, receiver) = crossbeam_channel::unbounded();
         let (done, result) = std::sync::mpsc::channel();
         thread::spawn(move || {
             let (jobs, _) = gather(first_job(), &receiver, long, expected_jobs);
