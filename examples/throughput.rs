@@ -135,7 +135,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "batch": args.batch_size,
         "threads": tch::get_num_threads(),
         "workers": args.workers.unwrap_or(1),
-        "packed_weights": !args.plain_weights && emotion_classifier::mkl_packed_gemm_available(),
+        "packed_weights": !args.plain_weights
+            && matches!(args.precision, Float::F32)
+            && emotion_classifier::mkl_packed_gemm_available(),
     });
     let start = Instant::now();
     let scores = match args.mode {
