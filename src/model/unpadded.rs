@@ -55,12 +55,15 @@ impl TokenLayout {
     pub(super) fn unpack(&self, values: &Tensor) -> Result<Tensor> {
         let width = values.size().last().copied().unwrap_or(0);
         let flat = match &self.real {
-            Some(real) => values
-                .f_new_zeros(
+            Some(real) => {
+                let mut flat = values.f_new_zeros(
                     [self.batch * self.length, width],
                     (values.kind(), values.device()),
-                )?
-                .f_index_copy(0, real, values)?,
+                )?;
+                // In place: the out-of-place `index_copy` would copy the zeros first.
+                let _ = flat.f_index_copy_(0, real, values)?;
+                flat
+            }
             None => values.shallow_clone(),
         };
         Ok(flat.f_view([self.batch, self.length, width])?)
