@@ -1,4 +1,5 @@
-//! (a) Batch throughput: one `classify_batch` over the 5,427 Ekman test texts, f32 and bf16;
+//! (a) Batch throughput: one `classify_batch` over the 5,427 Ekman test texts, f32 (one worker,
+//! and two workers sharing the cores) and bf16;
 //! (b) single-text latency: one `classify` per text, cache off.
 
 mod common;
@@ -22,6 +23,11 @@ fn batch(c: &mut Criterion) {
             b.iter(|| classifier.classify_batch(&texts).expect("batch"))
         });
     }
+    // Two workers, each with half the cores and its own model copy.
+    let pool = common::classifier(|b| b.workers(2));
+    group.bench_function("f32_2_workers", |b| {
+        b.iter(|| pool.classify_batch(&texts).expect("batch"))
+    });
     group.finish();
 }
 
