@@ -108,6 +108,8 @@ pub(crate) struct PackedMatrix {
     buffer: Tensor,
     outputs: c_int,
     inputs: c_int,
+    /// The functions that packed it, and that multiply by it.
+    api: &'static PackedGemm,
 }
 
 impl PackedMatrix {
@@ -153,15 +155,13 @@ impl PackedMatrix {
             buffer,
             outputs,
             inputs,
+            api,
         }))
     }
 
     /// `x @ weightᵀ + bias` for `x` of shape `[..., inputs]` (f32, CPU): what `x.linear(weight,
     /// bias)` computes, with the same summation (bias added to the product once, at the end).
     pub(crate) fn linear(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        let api = packed_gemm().ok_or_else(|| Error::Forward {
-            message: "MKL's packed GEMM disappeared after packing".to_string(),
-        })?;
         let mut shape = x.size();
         let inputs = i64::from(self.inputs);
         let outputs = i64::from(self.outputs);
@@ -196,7 +196,7 @@ impl PackedMatrix {
         // `[rows, outputs]` (ldc = outputs) and freshly allocated, so it aliases nothing, and
         // `buffer` was packed for `[inputs, outputs]`. All outlive the call.
         unsafe {
-            (api.compute)(
+            (self.api.compute)(
                 ROW_MAJOR,
                 NO_TRANS,
                 PACKED,
