@@ -71,14 +71,9 @@ fn packed_gemm() -> Option<&'static PackedGemm> {
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn find_packed_gemm() -> Option<PackedGemm> {
-    let find = |name: &std::ffi::CStr| {
-        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks the symbol up.
-        let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-        (!found.is_null()).then_some(found)
-    };
-    let get_size = find(c"cblas_sgemm_pack_get_size")?;
-    let pack = find(c"cblas_sgemm_pack")?;
-    let compute = find(c"cblas_sgemm_compute")?;
+    let get_size = super::dynamic_symbol(c"cblas_sgemm_pack_get_size")?;
+    let pack = super::dynamic_symbol(c"cblas_sgemm_pack")?;
+    let compute = super::dynamic_symbol(c"cblas_sgemm_compute")?;
     // SAFETY: these are MKL's CBLAS functions (LP64 interface: 32-bit ints), whose C
     // signatures the three types spell out.
     unsafe {

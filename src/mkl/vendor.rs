@@ -60,10 +60,9 @@ fn cpu_is_intel() -> bool {
 pub fn mkl_vendor_override_active() -> bool {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     {
-        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks the symbol up.
-        let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"mkl_serv_intel_cpu_true".as_ptr()) };
         let ours = mkl_serv_intel_cpu_true as extern "C" fn() -> c_int as *mut libc::c_void;
-        found == ours && mkl_serv_intel_cpu_true() == 1
+        super::dynamic_symbol(c"mkl_serv_intel_cpu_true") == Some(ours)
+            && mkl_serv_intel_cpu_true() == 1
     }
     #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
     {
