@@ -317,32 +317,35 @@ impl Encoder {
                 .f_add(&self.token_type_embedding)?;
         // `[tokens, hidden]`: the real tokens of every text, one after the other.
         let mut x = self.embedding_norm.forward(&embedded, self.eps)?;
-        // Additive mask: 0 on real tokens, -1e9 on padding (exp underflows to exactly 0).
+        // Additive mask, one row per (text, head): 0 on real tokens, -1e9 on padding (exp
+        // underflows to exactly 0).
         let kind = self.word_embeddings.kind();
         let blocked = mask
             .f_to_kind(kind)?
             .f_neg()?
             .f_add_scalar(1.0)?
             .f_mul_scalar(-1e9)?
-            .f_view([batch, 1, 1, length])?;
+            .f_view([batch, 1, 1, length])?
+            .f_expand([batch, self.heads, 1, length], false)?
+            .f_reshape([batch * self.heads, 1, length])?;
         let head_size = self.hidden / self.heads;
         let scale = 1.0 / (head_size as f64).sqrt();
         for layer in &self.layers {
             let qkv = layout.unpack(&layer.qkv.forward(&x)?)?;
-            let split = |t: &Tensor| -> Result<Tensor> {
-                Ok(t.f_view([batch, length, self.heads, head_size])?
-                    .f_transpose(1, 2)?)
-            };
-            let parts = qkv.f_split(self.hidden, -1)?;
-            let (q, k, v) = (split(&parts[0])?, split(&parts[1])?, split(&parts[2])?);
-            // Explicit attention: on CPU, libtorch 2.4's fused kernel is about twice as slow at
-            // these short lengths.
-            let context = q
-                .f_matmul(&k.f_transpose(-1, -2)?)?
-                .f_mul_scalar(scale)?
-                .f_add(&blocked)?
+            // `[3, batch * heads, length, head_size]`: a view for one text, one copy for more.
+            let qkv = qkv
+                .f_view([batch, length, 3, self.heads, head_size])?
+                .f_permute([2, 0, 3, 1, 4])?
+                .f_reshape([3, batch * self.heads, length, head_size])?;
+            let (q, k, v) = (qkv.f_get(0)?, qkv.f_get(1)?, qkv.f_get(2)?);
+            // Explicit attention as two batched GEMMs, the scale and mask folded into the
+            // first (`baddbmm`): 20-35% faster than `matmul` on 4-D views, and on CPU
+            // libtorch 2.4's fused attention kernel is no faster at these short lengths.
+            let context = blocked
+                .f_baddbmm(&q, &k.f_transpose(1, 2)?, 1.0, scale)?
                 .f_softmax(-1, kind)?
-                .f_matmul(&v)?
+                .f_bmm(&v)?
+                .f_view([batch, self.heads, length, head_size])?
                 .f_transpose(1, 2)?
                 .f_reshape([batch, length, self.hidden])?;
             let context = layout.pack(&context)?;
