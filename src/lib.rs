@@ -23,6 +23,7 @@ mod default_classifier;
 mod device;
 mod error;
 mod files;
+mod gelu;
 mod hub;
 mod long_texts;
 pub mod metrics;
