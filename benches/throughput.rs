@@ -23,7 +23,7 @@ fn batch(c: &mut Criterion) {
             b.iter(|| classifier.classify_batch(&texts).expect("batch"))
         });
     }
-    // Two workers, each with half the cores and its own model copy.
+    // Two workers, each with half the cores, sharing the weights.
     let pool = common::classifier(|b| b.workers(2));
     group.bench_function("f32_2_workers", |b| {
         b.iter(|| pool.classify_batch(&texts).expect("batch"))

@@ -68,7 +68,7 @@ struct Args {
     /// [default: the crate's, 2].
     #[arg(long)]
     max_wait_ms: Option<f64>,
-    /// Worker threads, each with its own copy of the model [default: the crate's, 1].
+    /// Worker threads, each with its share of the cores [default: the crate's, 1].
     #[arg(long)]
     workers: Option<usize>,
     /// Keep weight matrices as loaded (libtorch's `linear`) instead of MKL-packed.

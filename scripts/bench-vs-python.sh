@@ -40,7 +40,7 @@ run rs-batch-f32 "$ours" "$texts" --model "$model" --mode batch --precision f32 
 # runs it; and without packed weights (src/mkl/packed.rs): libtorch's own `linear`.
 run rs-batch-f32-stock-mkl env EMOTION_MKL_OVERRIDE=0 "$ours" "$texts" --model "$model" --mode batch --precision f32 "${common[@]}"
 run rs-batch-f32-plain-weights "$ours" "$texts" --model "$model" --mode batch --precision f32 --plain-weights "${common[@]}"
-# Two workers sharing the same cores (each with half the threads, each its own model copy).
+# Two workers sharing the cores (each with half the threads) and the weights.
 workers=2
 pool=(--workers "$workers" --threads $(( threads / workers > 0 ? threads / workers : 1 )) --limit "$limit")
 run rs-batch-f32-2-workers "$ours" "$texts" --model "$model" --mode batch --precision f32 "${pool[@]}"

@@ -104,9 +104,10 @@ impl EmotionClassifierBuilder {
         self
     }
 
-    /// How many worker threads run forward passes (default 1). Each holds its own copy of the
-    /// model (memory: the weights once per worker) and takes jobs from one shared queue, with
-    /// its own share of the cores as intra-op threads.
+    /// How many worker threads run forward passes (default 1). Each takes jobs from one shared
+    /// queue, with its own share of the cores as intra-op threads. BERT and RoBERTa workers
+    /// share one set of weights (each worker adds only its activations); DistilBERT workers
+    /// each load their own copy.
     ///
     /// Two workers of one thread each use two cores better than one worker of two threads on
     /// throughput work (many texts per call, or many callers): libtorch runs a small op
@@ -228,7 +229,7 @@ impl EmotionClassifierBuilder {
             Some(n) if n > MAX_WORKERS => {
                 return Err(Error::InvalidOption {
                     option: "workers",
-                    reason: "more than 256 (each holds a copy of the model)",
+                    reason: "more than 256",
                 })
             }
             Some(n) => n,

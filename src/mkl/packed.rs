@@ -154,6 +154,16 @@ impl PackedMatrix {
         }))
     }
 
+    /// Another handle on the same packed buffer, for another worker thread: MKL only reads it.
+    pub(crate) fn share(&self) -> Self {
+        Self {
+            buffer: self.buffer.shallow_clone(),
+            outputs: self.outputs,
+            inputs: self.inputs,
+            api: self.api,
+        }
+    }
+
     /// `x @ weightᵀ + bias` for `x` of shape `[..., inputs]` (f32, CPU): what `x.linear(weight,
     /// bias)` computes, with the same summation (bias added to the product once, at the end).
     pub(crate) fn linear(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {

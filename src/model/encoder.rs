@@ -82,6 +82,16 @@ impl Linear {
         Ok(())
     }
 
+    fn share(&self) -> Self {
+        Self {
+            weight: match &self.weight {
+                Weight::Plain(weight) => Weight::Plain(weight.shallow_clone()),
+                Weight::Packed(packed) => Weight::Packed(packed.share()),
+            },
+            bias: self.bias.shallow_clone(),
+        }
+    }
+
     /// The tensors a change of kind or device applies to (a packed weight stays as it is).
     fn tensors_mut(&mut self) -> Vec<&mut Tensor> {
         match &mut self.weight {
@@ -124,6 +134,13 @@ impl LayerNorm {
         Ok(x.f_layer_norm(size, Some(&self.weight), Some(&self.bias), eps, false)?)
     }
 
+    fn share(&self) -> Self {
+        Self {
+            weight: self.weight.shallow_clone(),
+            bias: self.bias.shallow_clone(),
+        }
+    }
+
     fn tensors_mut(&mut self) -> [&mut Tensor; 2] {
         [&mut self.weight, &mut self.bias]
     }
@@ -138,11 +155,39 @@ struct Layer {
     output_norm: LayerNorm,
 }
 
+impl Layer {
+    fn share(&self) -> Self {
+        Self {
+            qkv: self.qkv.share(),
+            attention_output: self.attention_output.share(),
+            attention_norm: self.attention_norm.share(),
+            intermediate: self.intermediate.share(),
+            output: self.output.share(),
+            output_norm: self.output_norm.share(),
+        }
+    }
+}
+
 enum Head {
     /// BERT: pooler (dense + tanh on [CLS]) then the classifier.
     Pooled { pooler: Linear, classifier: Linear },
     /// RoBERTa: dense + tanh on <s>, then out_proj.
     Roberta { dense: Linear, out_proj: Linear },
+}
+
+impl Head {
+    fn share(&self) -> Self {
+        match self {
+            Self::Pooled { pooler, classifier } => Self::Pooled {
+                pooler: pooler.share(),
+                classifier: classifier.share(),
+            },
+            Self::Roberta { dense, out_proj } => Self::Roberta {
+                dense: dense.share(),
+                out_proj: out_proj.share(),
+            },
+        }
+    }
 }
 
 /// The BERT-family sequence classifier: BERT or RoBERTa.
@@ -269,6 +314,29 @@ impl Encoder {
             layer.output.pack()?;
         }
         Ok(())
+    }
+
+    /// Another encoder on the same parameters (shallow clones: no copy), for another worker
+    /// thread. Safe because the forward pass only reads parameters: nothing writes them after
+    /// loading, and libtorch's tensor handles count references atomically.
+    pub(crate) fn share(&self) -> Self {
+        Self {
+            word_embeddings: self.word_embeddings.shallow_clone(),
+            position_embeddings: self.position_embeddings.shallow_clone(),
+            token_type_embedding: self.token_type_embedding.shallow_clone(),
+            embedding_norm: self.embedding_norm.share(),
+            layers: self.layers.iter().map(Layer::share).collect(),
+            head: self.head.share(),
+            heads: self.heads,
+            hidden: self.hidden,
+            eps: self.eps,
+            roberta_padding: self.roberta_padding,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn word_embeddings(&self) -> &Tensor {
+        &self.word_embeddings
     }
 
     /// Moves every parameter to `device`.

@@ -14,7 +14,8 @@ pub(crate) const CONFIG_FILE: &str = "config.json";
 pub(crate) const SAFETENSORS_FILE: &str = "model.safetensors";
 pub(crate) const PYTORCH_FILE: &str = "pytorch_model.bin";
 
-/// A model ready to run: its config, its tokenizer and its network (one copy per worker).
+/// A model ready to run: its config, its tokenizer and its network (one per worker; BERT and
+/// RoBERTa workers share one set of weights).
 pub(crate) struct LoadedModel {
     pub(crate) config: ModelConfig,
     pub(crate) encoder: TextEncoder,
@@ -71,9 +72,15 @@ impl LoadedModel {
                 embedding_rows,
             });
         }
-        let networks = (0..copies.max(1))
-            .map(|_| Network::load(&config, weights, options))
-            .collect::<Result<_>>()?;
+        let first = Network::load(&config, weights, options)?;
+        let mut networks = Vec::with_capacity(copies.max(1));
+        for _ in 1..copies {
+            networks.push(match first.share() {
+                Some(shared) => shared,
+                None => Network::load(&config, weights, options)?,
+            });
+        }
+        networks.insert(0, first);
         Ok(Self {
             config,
             encoder,
@@ -91,4 +98,69 @@ fn read_weights(dir: &Path) -> Result<Weights> {
         return super::pickle::read_torch_zip(&pytorch);
     }
     Weights::from_safetensors(&safetensors)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use tch::Device;
+
+    use super::*;
+    use crate::batch::PaddedBatch;
+    use crate::precision::Precision;
+
+    fn test_model(name: &str) -> PathBuf {
+        let models = std::env::var_os("EMOTION_TEST_MODELS")
+            .expect("EMOTION_TEST_MODELS names the test models' folder (.cargo/config.toml)");
+        PathBuf::from(models).join(name)
+    }
+
+    #[test]
+    fn bert_and_roberta_workers_share_one_set_of_weights_and_distilbert_workers_do_not() {
+        let options = NetworkOptions {
+            precision: Precision::F32,
+            device: Device::Cpu,
+            pack_weights: true,
+        };
+        for (name, shared) in [
+            ("emotion-minilm-ekman", true),
+            ("tiny-roberta-emotion", true),
+            ("tiny-distilbert-emotion", false),
+        ] {
+            let model =
+                LoadedModel::from_dir(&test_model(name), LongTexts::default(), options, 3).unwrap();
+            assert_eq!(model.networks.len(), 3, "{name}");
+            let addresses: Vec<Option<usize>> = model
+                .networks
+                .iter()
+                .map(Network::embeddings_address)
+                .collect();
+            assert!(addresses.iter().all(Option::is_some), "{name}");
+            let distinct = addresses
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+            assert_eq!(
+                distinct,
+                if shared { 1 } else { 3 },
+                "{name}: {addresses:?}"
+            );
+            // Every copy computes the same logits.
+            let texts = [
+                "I love this!",
+                "This is awful and I am scared of what comes next.",
+            ];
+            let sequences: Vec<Vec<u32>> = texts
+                .iter()
+                .map(|t| model.encoder.encode(t).unwrap().remove(0))
+                .collect();
+            let batch = PaddedBatch::new(&sequences, model.config.pad_token_id());
+            let first = model.networks[0].batch_logits(&batch).unwrap();
+            assert_eq!(first.len(), 2);
+            for network in &model.networks[1..] {
+                assert_eq!(network.batch_logits(&batch).unwrap(), first, "{name}");
+            }
+        }
+    }
 }

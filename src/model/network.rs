@@ -98,6 +98,34 @@ impl Network {
         })
     }
 
+    /// Another network on the same weights, for another worker: BERT and RoBERTa share every
+    /// parameter (no copy, no second conversion or packing). `None` for DistilBERT, whose
+    /// rust-bert module owns its parameters: load another copy instead.
+    pub(crate) fn share(&self) -> Option<Self> {
+        match &self.classifier {
+            Classifier::Encoder(encoder) => Some(Self {
+                _store: None,
+                classifier: Classifier::Encoder(encoder.share()),
+                labels: self.labels,
+                device: self.device,
+            }),
+            Classifier::DistilBert(_) => None,
+        }
+    }
+
+    /// Where the word embedding matrix's data is: equal for networks that share weights.
+    #[cfg(test)]
+    pub(crate) fn embeddings_address(&self) -> Option<usize> {
+        let tensor = match (&self.classifier, &self._store) {
+            (Classifier::Encoder(encoder), _) => encoder.word_embeddings().shallow_clone(),
+            (Classifier::DistilBert(_), Some(store)) => store
+                .variables()
+                .remove(word_embeddings_tensor(Architecture::DistilBert))?,
+            (Classifier::DistilBert(_), None) => return None,
+        };
+        Some(tensor.data_ptr() as usize)
+    }
+
     /// Logits of shape `[batch, labels]` for padded token ids and their attention mask, both
     /// `[batch, length]` int64.
     fn logits(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {

@@ -1,5 +1,5 @@
 //! The worker: a thread that owns the model and runs every forward pass (or a pool of such
-//! threads, each with its own copy, taking jobs from one queue).
+//! threads, each with its own handle on the model's weights, taking jobs from one queue).
 //!
 //! libtorch tensors are `Send` but not `Sync`, so a model lives on one thread. Callers send it
 //! [`Job`]s through a [`WorkerHandle`] (cheap to clone); each job carries its own reply channel.
