@@ -50,6 +50,8 @@ grep -q avx512_bf16 /proc/cpuinfo || bf16_limit=200
 run rs-batch-bf16 "$ours" "$texts" --model "$model" --mode batch --precision bf16 --threads "$threads" --limit "$bf16_limit" --out "$out/rs-bf16.jsonl"
 run rs-single "$ours" "$texts" --model "$model" --mode single "${common[@]}"
 run rs-single-plain-weights "$ours" "$texts" --model "$model" --mode single --plain-weights "${common[@]}"
+# A lone caller of a 2-worker pool: its passes take the whole pool's threads (src/worker/cores.rs).
+run rs-single-2-workers "$ours" "$texts" --model "$model" --mode single "${pool[@]}"
 run rs-8-callers-dynamic "$ours" "$texts" --model "$model" --mode concurrent --callers 8 "${common[@]}"
 run rs-8-callers-no-dynamic "$ours" "$texts" --model "$model" --mode concurrent --callers 8 --no-dynamic "${common[@]}"
 run rs-8-callers-dynamic-2-workers "$ours" "$texts" --model "$model" --mode concurrent --callers 8 "${pool[@]}"
@@ -67,7 +69,7 @@ print("| run | texts/s | p50 ms | vs pipeline | vs sorted |")
 print("| --- | ---: | ---: | ---: | ---: |")
 pipe, srt = r["py-pipeline"]["texts_per_s"], r["py-sorted"]["texts_per_s"]
 for name in ["py-pipeline", "py-sorted", "py-single", "rs-batch-f32", "rs-batch-f32-stock-mkl", "rs-batch-f32-plain-weights",
-             "rs-batch-f32-2-workers", "rs-batch-bf16", "rs-single", "rs-single-plain-weights",
+             "rs-batch-f32-2-workers", "rs-batch-bf16", "rs-single", "rs-single-plain-weights", "rs-single-2-workers",
              "rs-8-callers-dynamic", "rs-8-callers-no-dynamic", "rs-8-callers-dynamic-2-workers", "rs-8-callers-no-dynamic-2-workers"]:
     x = r[name]; p50 = x.get("p50_ms")
     if x["texts"] != r["py-pipeline"]["texts"]:

@@ -113,8 +113,9 @@ impl EmotionClassifierBuilder {
     /// throughput work (many texts per call, or many callers): libtorch runs a small op
     /// (LayerNorm, softmax, GELU on a short batch) on one thread while the other waits, and two
     /// independent forward passes leave no core idle. Measured on MiniLM, 2 cores: 14-22% more
-    /// texts/s in `classify_batch`. A lone caller's latency gets worse (its text runs on one
-    /// worker's share of the cores), so keep the default for latency-bound use.
+    /// texts/s in `classify_batch`. A pass that starts while no other worker is busy (a lone
+    /// caller) takes the whole pool's threads instead of its share, so one text at a time still
+    /// runs on every core.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = Some(workers);
         self

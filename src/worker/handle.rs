@@ -1,10 +1,12 @@
 //! Starting the worker and talking to it.
 
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Sender};
 
+use super::cores::CoreShare;
 use super::engine::Engine;
 use super::job::{Job, Message, RowResult};
 use crate::batch::BatchLimits;
@@ -67,7 +69,8 @@ impl WorkerHandle {
 
     /// Starts one worker thread per engine, all taking jobs from one queue. With
     /// `threads_per_worker`, each sets its own libtorch intra-op thread count (an OpenMP and MKL
-    /// setting of the calling thread) before its first job.
+    /// setting of the calling thread) before a pass: the whole pool's threads when no other
+    /// worker is busy, otherwise its share ([`CoreShare`]).
     ///
     /// # Errors
     /// [`Error::Io`] if a thread cannot be spawned (the ones already started then stop).
@@ -81,15 +84,14 @@ impl WorkerHandle {
         // receiver). When the last worker ends, queued jobs are dropped, failing their callers.
         let (sender, receiver) = unbounded();
         let workers = engines.len();
+        let cores = threads_per_worker.map(|threads| Arc::new(CoreShare::new(threads, workers)));
         for (index, engine) in engines.into_iter().enumerate() {
             let receiver = receiver.clone();
+            let cores = cores.clone();
             std::thread::Builder::new()
                 .name(format!("emotion-classifier-worker-{index}"))
                 .spawn(move || {
-                    if let Some(threads) = threads_per_worker {
-                        tch::set_num_threads(threads);
-                    }
-                    super::run::run(engine, &receiver, batching, pad_id);
+                    super::run::run(engine, &receiver, batching, pad_id, cores.as_deref());
                 })
                 .map_err(|source| Error::Io {
                     path: "emotion-classifier-worker thread".into(),

@@ -10,6 +10,7 @@
 //!
 //! The worker is generic over an [`Engine`], so its scheduling is tested without libtorch.
 
+mod cores;
 mod engine;
 mod handle;
 mod job;

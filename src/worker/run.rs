@@ -5,20 +5,24 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
+use super::cores::{Busy, CoreShare};
 use super::engine::Engine;
 use super::handle::Batching;
 use super::job::{Job, Message, RowResult};
 use crate::batch::{plan_batches, PaddedBatch};
 
-/// Runs jobs until every handle is dropped or one sends [`Message::Stop`].
+/// Runs jobs until every handle is dropped or one sends [`Message::Stop`]. With `cores`, sets
+/// the engine's threads before each pass to what the pool's [`CoreShare`] gives it.
 pub(super) fn run<E: Engine>(
     mut engine: E,
     receiver: &Receiver<Message>,
     batching: Batching,
     pad_id: i64,
+    cores: Option<&CoreShare>,
 ) {
     // How many jobs the last batch had: as many callers are likely to send again.
     let mut expected_jobs = 1;
+    let mut threads = None;
     while let Ok(Message::Run(first)) = receiver.recv() {
         let (jobs, stop) = if batching.dynamic {
             gather(first, receiver, batching, expected_jobs)
@@ -30,7 +34,14 @@ pub(super) fn run<E: Engine>(
             return;
         }
         expected_jobs = jobs.len();
-        run_jobs(&mut engine, jobs, batching, pad_id);
+        let busy = cores.map(CoreShare::begin);
+        if let Some(busy) = &busy {
+            if threads != Some(busy.threads) {
+                engine.set_threads(busy.threads);
+                threads = Some(busy.threads);
+            }
+        }
+        run_jobs(&mut engine, jobs, batching, pad_id, busy);
     }
 }
 
@@ -74,8 +85,16 @@ fn gather(
     (jobs, false)
 }
 
-/// Runs the texts of all `jobs` in length-sorted batches and answers each job.
-fn run_jobs<E: Engine>(engine: &mut E, jobs: Vec<Job>, batching: Batching, pad_id: i64) {
+/// Runs the texts of all `jobs` in length-sorted batches and answers each job; `busy` (the
+/// pass's hold on the pool's cores) is released before the answers go out, so a caller's next
+/// request finds this worker idle.
+fn run_jobs<E: Engine>(
+    engine: &mut E,
+    jobs: Vec<Job>,
+    batching: Batching,
+    pad_id: i64,
+    busy: Option<Busy<'_>>,
+) {
     // Every text of every job, as (job, row) pairs.
     let rows: Vec<(usize, usize)> = jobs
         .iter()
@@ -119,6 +138,7 @@ fn run_jobs<E: Engine>(engine: &mut E, jobs: Vec<Job>, batching: Batching, pad_i
             }
         }
     }
+    drop(busy);
     for (job, answer) in jobs.into_iter().zip(answers) {
         let answer = answer
             .into_iter()
@@ -290,6 +310,68 @@ mod tests {
         let after = pool.submit(vec![vec![1]]).and_then(Pending::wait);
         assert!(matches!(after, Err(Error::WorkerStopped)));
         assert_eq!(passes.load(Ordering::SeqCst), 40);
+    }
+
+    /// Records, for each pass, the threads it was given and how many passes ran at its start.
+    struct ThreadRecorder {
+        threads: i32,
+        running: Arc<AtomicUsize>,
+        seen: Arc<Mutex<Vec<(usize, i32)>>>,
+    }
+
+    impl Engine for ThreadRecorder {
+        fn logits(&mut self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+            let others = self.running.fetch_add(1, Ordering::SeqCst);
+            self.seen.lock().unwrap().push((others, self.threads));
+            thread::sleep(Duration::from_millis(5));
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            Ok(vec![vec![0.0]; batch.rows])
+        }
+
+        fn set_threads(&mut self, threads: i32) {
+            self.threads = threads;
+        }
+    }
+
+    #[test]
+    fn a_lone_pass_gets_the_whole_pools_threads_and_overlapping_passes_their_share() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let engines: Vec<ThreadRecorder> = (0..2)
+            .map(|_| ThreadRecorder {
+                threads: 0,
+                running: Arc::clone(&running),
+                seen: Arc::clone(&seen),
+            })
+            .collect();
+        let pool = WorkerHandle::spawn_pool(engines, Some(1), batching(false, 64), 0).unwrap();
+        // One caller at a time: every pass runs alone, on both workers' threads.
+        for _ in 0..6 {
+            pool.submit(vec![vec![1]]).unwrap().wait().unwrap();
+        }
+        let lone = std::mem::take(&mut *seen.lock().unwrap());
+        assert_eq!(lone, vec![(0, 2); 6]);
+        // Four callers at once keep both workers busy: passes that start beside another get 1.
+        thread::scope(|s| {
+            for _ in 0..4 {
+                let pool = pool.clone();
+                s.spawn(move || {
+                    for _ in 0..10 {
+                        pool.submit(vec![vec![1]]).unwrap().wait().unwrap();
+                    }
+                });
+            }
+        });
+        let busy = seen.lock().unwrap().clone();
+        assert_eq!(busy.len(), 40);
+        assert!(busy
+            .iter()
+            .any(|&(others, threads)| others == 1 && threads == 1));
+        // A pass never gets more than the pool's 2 threads, nor fewer than its share.
+        assert!(busy
+            .iter()
+            .all(|&(_, threads)| threads == 1 || threads == 2));
+        pool.stop();
     }
 
     fn job() -> Message {
