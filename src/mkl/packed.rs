@@ -196,7 +196,9 @@ impl PackedMatrix {
         }
         let x = x.f_contiguous()?;
         // C starts as the bias on every row; the GEMM adds the product (beta = 1), as addmm does.
-        let out = bias.f_expand([rows, outputs], false)?.f_contiguous()?;
+        // `repeat` always allocates: `expand(..).contiguous()` of one row is already contiguous,
+        // so it would be the bias tensor itself, and the GEMM would write into the bias.
+        let out = bias.f_unsqueeze(0)?.f_repeat([rows, 1])?;
         // SAFETY: `x` is contiguous f32 `[rows, inputs]` (lda = inputs), `out` contiguous f32
         // `[rows, outputs]` (ldc = outputs) and freshly allocated, so it aliases nothing, and
         // `buffer` was packed for `[inputs, outputs]`. All outlive the call.
@@ -259,6 +261,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn one_row_gets_its_own_output_and_leaves_the_bias_alone() {
+        tch::manual_seed(9);
+        let weight = Tensor::randn([8, 4], (Kind::Float, Device::Cpu));
+        let bias = Tensor::randn([8], (Kind::Float, Device::Cpu));
+        let original = bias.copy();
+        let packed = PackedMatrix::pack(&weight).unwrap().unwrap();
+        let x = Tensor::randn([1, 4], (Kind::Float, Device::Cpu));
+        let first = packed.linear(&x, &bias).unwrap();
+        assert!(bias.equal(&original), "the GEMM wrote into the bias");
+        let second = packed.linear(&x, &bias).unwrap();
+        assert!(first.equal(&second));
+        assert!(max_relative_difference(&first, &x.linear(&weight, Some(&original))) < 1e-6);
     }
 
     #[test]
