@@ -43,7 +43,7 @@ struct Args {
     mode: Mode,
     #[arg(long, value_enum, default_value = "f32")]
     precision: Float,
-    /// libtorch intra-op threads [default: libtorch's choice].
+    /// libtorch intra-op threads, all workers together [default: libtorch's choice].
     #[arg(long)]
     threads: Option<usize>,
     /// Texts per forward pass.
@@ -68,7 +68,8 @@ struct Args {
     /// [default: the crate's, 2].
     #[arg(long)]
     max_wait_ms: Option<f64>,
-    /// Worker threads, each with its share of the cores [default: the crate's, 1].
+    /// Worker threads, sharing the threads [default: the crate's: 2 for BERT and RoBERTa
+    /// models on 2+ threads, else 1].
     #[arg(long)]
     workers: Option<usize>,
     /// Keep weight matrices as loaded (libtorch's `linear`) instead of MKL-packed.
@@ -133,8 +134,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "precision": match args.precision { Float::F32 => "f32", Float::Bf16 => "bf16" },
         "texts": texts.len(),
         "batch": args.batch_size,
-        "threads": tch::get_num_threads(),
-        "workers": args.workers.unwrap_or(1),
+        "threads": classifier.threads(),
+        "workers": classifier.workers(),
         "packed_weights": !args.plain_weights
             && matches!(args.precision, Float::F32)
             && emotion_classifier::mkl_packed_gemm_available(),

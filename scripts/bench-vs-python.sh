@@ -16,6 +16,7 @@ threads=${THREADS:-$(nproc)}
 limit=${LIMIT:-0}
 out=${OUT:-$root/target/bench-vs-python}
 mkdir -p "$out"
+rm -f "$out"/*.json
 
 scripts/setup-libtorch.sh
 py="$root/.venv/bin/python"
@@ -35,27 +36,26 @@ common=(--threads "$threads" --limit "$limit")
 run py-pipeline "$py" "$peer" "$model" "$texts" --mode pipeline --batch 32 "${common[@]}" --out "$out/py-scores.jsonl"
 run py-sorted "$py" "$peer" "$model" "$texts" --mode sorted --batch 32 "${common[@]}"
 run py-single "$py" "$peer" "$model" "$texts" --mode single "${common[@]}"
+# Ours with the crate's defaults (on 2+ threads: two workers sharing the weights, a lone pass
+# taking every thread), then the same with one worker holding all the threads.
+one=(--workers 1)
 run rs-batch-f32 "$ours" "$texts" --model "$model" --mode batch --precision f32 "${common[@]}" --out "$out/rs-f32.jsonl"
+run rs-batch-f32-1-worker "$ours" "$texts" --model "$model" --mode batch --precision f32 "${one[@]}" "${common[@]}"
 # The same without the crate's MKL vendor override (src/mkl/vendor.rs): stock MKL, as Python
 # runs it; and without packed weights (src/mkl/packed.rs): libtorch's own `linear`.
 run rs-batch-f32-stock-mkl env EMOTION_MKL_OVERRIDE=0 "$ours" "$texts" --model "$model" --mode batch --precision f32 "${common[@]}"
 run rs-batch-f32-plain-weights "$ours" "$texts" --model "$model" --mode batch --precision f32 --plain-weights "${common[@]}"
-# Two workers sharing the cores (each with half the threads) and the weights.
-workers=2
-pool=(--workers "$workers" --threads $(( threads / workers > 0 ? threads / workers : 1 )) --limit "$limit")
-run rs-batch-f32-2-workers "$ours" "$texts" --model "$model" --mode batch --precision f32 "${pool[@]}"
 # bf16 is emulated (very slow) on CPUs without AVX512-BF16: there, time it on 200 texts only.
 bf16_limit=$limit
 grep -q avx512_bf16 /proc/cpuinfo || bf16_limit=200
 run rs-batch-bf16 "$ours" "$texts" --model "$model" --mode batch --precision bf16 --threads "$threads" --limit "$bf16_limit" --out "$out/rs-bf16.jsonl"
 run rs-single "$ours" "$texts" --model "$model" --mode single "${common[@]}"
+run rs-single-1-worker "$ours" "$texts" --model "$model" --mode single "${one[@]}" "${common[@]}"
 run rs-single-plain-weights "$ours" "$texts" --model "$model" --mode single --plain-weights "${common[@]}"
-# A lone caller of a 2-worker pool: its passes take the whole pool's threads (src/worker/cores.rs).
-run rs-single-2-workers "$ours" "$texts" --model "$model" --mode single "${pool[@]}"
 run rs-8-callers-dynamic "$ours" "$texts" --model "$model" --mode concurrent --callers 8 "${common[@]}"
 run rs-8-callers-no-dynamic "$ours" "$texts" --model "$model" --mode concurrent --callers 8 --no-dynamic "${common[@]}"
-run rs-8-callers-dynamic-2-workers "$ours" "$texts" --model "$model" --mode concurrent --callers 8 "${pool[@]}"
-run rs-8-callers-no-dynamic-2-workers "$ours" "$texts" --model "$model" --mode concurrent --callers 8 --no-dynamic "${pool[@]}"
+run rs-8-callers-dynamic-1-worker "$ours" "$texts" --model "$model" --mode concurrent --callers 8 "${one[@]}" "${common[@]}"
+run rs-8-callers-no-dynamic-1-worker "$ours" "$texts" --model "$model" --mode concurrent --callers 8 --no-dynamic "${one[@]}" "${common[@]}"
 
 "$py" - "$out" <<'PY'
 import json, sys, os, platform
@@ -68,17 +68,18 @@ print(f"\nmachine: {cpu}, {os.cpu_count()} cores, best ISA {isa}; threads {r['py
 print("| run | texts/s | p50 ms | vs pipeline | vs sorted |")
 print("| --- | ---: | ---: | ---: | ---: |")
 pipe, srt = r["py-pipeline"]["texts_per_s"], r["py-sorted"]["texts_per_s"]
-for name in ["py-pipeline", "py-sorted", "py-single", "rs-batch-f32", "rs-batch-f32-stock-mkl", "rs-batch-f32-plain-weights",
-             "rs-batch-f32-2-workers", "rs-batch-bf16", "rs-single", "rs-single-plain-weights", "rs-single-2-workers",
-             "rs-8-callers-dynamic", "rs-8-callers-no-dynamic", "rs-8-callers-dynamic-2-workers", "rs-8-callers-no-dynamic-2-workers"]:
+for name in ["py-pipeline", "py-sorted", "py-single", "rs-batch-f32", "rs-batch-f32-1-worker", "rs-batch-f32-stock-mkl",
+             "rs-batch-f32-plain-weights", "rs-batch-bf16", "rs-single", "rs-single-1-worker", "rs-single-plain-weights",
+             "rs-8-callers-dynamic", "rs-8-callers-no-dynamic", "rs-8-callers-dynamic-1-worker", "rs-8-callers-no-dynamic-1-worker"]:
     x = r[name]; p50 = x.get("p50_ms")
+    label = f"{name} ({x['workers']} worker{'s' if x['workers'] != 1 else ''})" if name.startswith("rs-") else name
     if x["texts"] != r["py-pipeline"]["texts"]:
-        name += f" ({x['texts']} texts)"
-    print(f"| {name} | {x['texts_per_s']:.0f} | {'' if p50 is None else f'{p50:.2f}'} | {x['texts_per_s']/pipe:.2f}x | {x['texts_per_s']/srt:.2f}x |")
-print(f"\nsingle-text p50: ours / pipeline = {r['rs-single']['p50_ms'] / r['py-single']['p50_ms']:.2f}")
-print(f"8 callers: dynamic / no dynamic = {r['rs-8-callers-dynamic']['texts_per_s'] / r['rs-8-callers-no-dynamic']['texts_per_s']:.2f}x (1 worker), "
-      f"{r['rs-8-callers-dynamic-2-workers']['texts_per_s'] / r['rs-8-callers-no-dynamic-2-workers']['texts_per_s']:.2f}x (2 workers); "
-      f"2-worker dynamic / 1-worker no dynamic = {r['rs-8-callers-dynamic-2-workers']['texts_per_s'] / r['rs-8-callers-no-dynamic']['texts_per_s']:.2f}x")
+        label += f" ({x['texts']} texts)"
+    print(f"| {label} | {x['texts_per_s']:.0f} | {'' if p50 is None else f'{p50:.2f}'} | {x['texts_per_s']/pipe:.2f}x | {x['texts_per_s']/srt:.2f}x |")
+print(f"\nsingle-text p50: ours / pipeline = {r['rs-single']['p50_ms'] / r['py-single']['p50_ms']:.2f} "
+      f"(1 worker: {r['rs-single-1-worker']['p50_ms'] / r['py-single']['p50_ms']:.2f})")
+dyn = lambda suffix: r[f"rs-8-callers-dynamic{suffix}"]["texts_per_s"] / r[f"rs-8-callers-no-dynamic{suffix}"]["texts_per_s"]
+print(f"8 callers: dynamic / no dynamic = {dyn(''):.2f}x (defaults), {dyn('-1-worker'):.2f}x (1 worker)")
 def load(p):
     return [json.loads(l)["scores"] for l in open(p)]
 py, f32, bf = load(f"{out}/py-scores.jsonl"), load(f"{out}/rs-f32.jsonl"), load(f"{out}/rs-bf16.jsonl")

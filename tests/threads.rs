@@ -41,14 +41,20 @@ fn shared_across_threads_gives_single_threaded_results() {
 #[test]
 fn a_pool_of_workers_gives_one_workers_results_and_stops_as_one() {
     use emotion_classifier::{EmotionClassifier, Error};
-    let one = support::classifier("emotion-minilm-ekman");
+    let one = EmotionClassifier::builder()
+        .model(support::model_dir("emotion-minilm-ekman"))
+        .workers(1)
+        .build()
+        .unwrap();
+    assert_eq!(one.workers(), 1);
     let pool = EmotionClassifier::builder()
         .model(support::model_dir("emotion-minilm-ekman"))
         .workers(2)
-        .threads(1)
+        .threads(2)
         .cache_capacity(0)
         .build()
         .unwrap();
+    assert_eq!((pool.workers(), pool.threads()), (2, 2));
     let texts: Vec<String> = support::references("emotion-minilm-ekman")
         .into_iter()
         .map(|r| r.text)
@@ -105,4 +111,35 @@ fn a_pool_of_workers_gives_one_workers_results_and_stops_as_one() {
             "workers({workers})"
         );
     }
+}
+
+#[test]
+fn two_workers_by_default_where_they_share_weights_and_threads_to_share() {
+    use emotion_classifier::EmotionClassifier;
+    let build = |model: &str, threads: Option<usize>, workers: Option<usize>| {
+        let mut builder = EmotionClassifier::builder().model(support::model_dir(model));
+        if let Some(threads) = threads {
+            builder = builder.threads(threads);
+        }
+        if let Some(workers) = workers {
+            builder = builder.workers(workers);
+        }
+        let classifier = builder.build().unwrap();
+        (classifier.workers(), classifier.threads())
+    };
+    // BERT and RoBERTa share one set of weights: two workers when there are two threads.
+    assert_eq!(build("emotion-minilm-ekman", Some(2), None), (2, 2));
+    assert_eq!(build("tiny-roberta-emotion", Some(4), None), (2, 4));
+    // One thread: one worker, so threads(1) keeps the classifier on one core.
+    assert_eq!(build("emotion-minilm-ekman", Some(1), None), (1, 1));
+    // DistilBERT workers would each load a copy: one unless asked for more.
+    assert_eq!(build("tiny-distilbert-emotion", Some(2), None), (1, 2));
+    assert_eq!(build("tiny-distilbert-emotion", Some(2), Some(3)), (3, 2));
+    // An explicit count wins, even above the threads.
+    assert_eq!(build("emotion-minilm-ekman", Some(1), Some(3)), (3, 1));
+    // Without threads(), libtorch's count as the classifier is built.
+    let threads = usize::try_from(tch::get_num_threads()).unwrap();
+    let (workers, got) = build("emotion-minilm-ekman", None, None);
+    assert_eq!(got, threads);
+    assert_eq!(workers, if threads >= 2 { 2 } else { 1 });
 }

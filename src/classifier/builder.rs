@@ -6,6 +6,7 @@ use crate::batch::BatchLimits;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::long_texts::LongTexts;
+use crate::model::Copies;
 use crate::precision::Precision;
 use crate::source::ModelSource;
 use crate::worker::Batching;
@@ -15,11 +16,19 @@ use super::EmotionClassifier;
 /// The most workers [`EmotionClassifierBuilder::workers`] accepts.
 const MAX_WORKERS: usize = 256;
 
-/// Each of `workers` workers' intra-op threads: the available cores shared out, at least one.
-fn share_of_cores(workers: usize) -> i32 {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    i32::try_from((cores / workers).max(1)).unwrap_or(1)
+/// The workers a classifier gets without [`EmotionClassifierBuilder::workers`], for `threads`
+/// intra-op threads: two when there are two threads to share and the model's workers can share
+/// one set of weights, else one.
+fn default_workers(threads: i32) -> Copies {
+    if threads >= 2 {
+        Copies::IfShared(DEFAULT_WORKERS)
+    } else {
+        Copies::Exactly(1)
+    }
 }
+
+/// How many workers a classifier gets by default, where it can (see [`default_workers`]).
+const DEFAULT_WORKERS: usize = 2;
 
 /// The result cache's default size, in texts.
 pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
@@ -63,9 +72,9 @@ pub(super) struct Settings {
     pub(super) long_texts: LongTexts,
     pub(super) device: Device,
     pub(super) pack_weights: bool,
-    pub(super) workers: usize,
-    /// Intra-op threads each worker sets for itself (pools only).
-    pub(super) threads_per_worker: Option<i32>,
+    pub(super) workers: Copies,
+    /// Intra-op threads for the whole pool: a lone pass uses them all, overlapping ones share.
+    pub(super) threads: i32,
 }
 
 impl EmotionClassifierBuilder {
@@ -95,27 +104,28 @@ impl EmotionClassifierBuilder {
         self
     }
 
-    /// libtorch's intra-op thread count. libtorch has one such setting per process, so this
-    /// changes it for every classifier; by default it is left as libtorch chose (the number of
-    /// physical cores). With [`workers`](Self::workers) above 1 it is the count of each worker
-    /// (default: the cores divided among the workers).
+    /// libtorch intra-op threads for this classifier's forward passes, all its workers together
+    /// (default: libtorch's count when [`build`](Self::build) runs, which is the physical
+    /// cores unless the program changed it). A pass that runs while no other worker is busy
+    /// uses them all; passes that overlap share them (each at least one). Workers set the count
+    /// on their own threads, so classifiers with different counts do not disturb each other.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
         self
     }
 
-    /// How many worker threads run forward passes (default 1). Each takes jobs from one shared
-    /// queue, with its own share of the cores as intra-op threads. BERT and RoBERTa workers
-    /// share one set of weights (each worker adds only its activations); DistilBERT workers
-    /// each load their own copy.
+    /// How many worker threads run forward passes. Each takes jobs from one shared queue.
+    /// BERT and RoBERTa workers share one set of weights (each extra worker adds only its
+    /// activations); DistilBERT workers each load their own copy.
     ///
-    /// Two workers of one thread each use two cores better than one worker of two threads on
+    /// Default: 2 when there are at least two [`threads`](Self::threads) and the model is
+    /// BERT or RoBERTa, else 1. Two workers use two cores better than one worker with both on
     /// throughput work (many texts per call, or many callers): libtorch runs a small op
     /// (LayerNorm, softmax, GELU on a short batch) on one thread while the other waits, and two
-    /// independent forward passes leave no core idle. Measured on MiniLM, 2 cores: 14-22% more
-    /// texts/s in `classify_batch`. A pass that starts while no other worker is busy (a lone
-    /// caller) takes the whole pool's threads instead of its share, so one text at a time still
-    /// runs on every core.
+    /// independent forward passes leave no core idle. Measured on MiniLM, 2 cores: 15-25% more
+    /// texts/s in `classify_batch`, and the same single-text latency, since a pass that starts
+    /// while no other worker is busy (a lone caller) takes all the threads.
+    /// [`EmotionClassifier::workers`] tells how many a classifier got.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = Some(workers);
         self
@@ -214,11 +224,11 @@ impl EmotionClassifierBuilder {
                     reason: "must be at least 1",
                 })
             }
-            Some(n) => Some(i32::try_from(n).map_err(|_| Error::InvalidOption {
+            Some(n) => i32::try_from(n).map_err(|_| Error::InvalidOption {
                 option: "threads",
                 reason: "too large",
-            })?),
-            None => None,
+            })?,
+            None => tch::get_num_threads().max(1),
         };
         let workers = match self.workers {
             Some(0) => {
@@ -233,22 +243,13 @@ impl EmotionClassifierBuilder {
                     reason: "more than 256",
                 })
             }
-            Some(n) => n,
-            None => 1,
-        };
-        // One worker keeps libtorch's process-wide setting; a pool's workers each set theirs.
-        let threads_per_worker = match (workers, threads) {
-            (1, _) => None,
-            (_, Some(t)) => Some(t),
-            (n, None) => Some(share_of_cores(n)),
+            Some(n) => Copies::Exactly(n),
+            None => default_workers(threads),
         };
         let source = match self.source {
             Some(source) => source,
             None => ModelSource::from_env(),
         };
-        if let (1, Some(threads)) = (workers, threads) {
-            tch::set_num_threads(threads);
-        }
         if !self.keep_default_malloc {
             crate::allocator::tune_glibc_malloc();
         }
@@ -265,7 +266,7 @@ impl EmotionClassifierBuilder {
             device: self.device,
             pack_weights: self.pack_weights.unwrap_or(true),
             workers,
-            threads_per_worker,
+            threads,
         })
     }
 }

@@ -38,6 +38,8 @@ struct Inner {
     batching: Batching,
     aggregate: Aggregate,
     computed: AtomicU64,
+    workers: usize,
+    threads: usize,
 }
 
 const _: () = {
@@ -52,6 +54,8 @@ impl std::fmt::Debug for EmotionClassifier {
             .field("architecture", &self.inner.config.architecture())
             .field("labels", &self.inner.labels)
             .field("batching", &self.inner.batching)
+            .field("workers", &self.inner.workers)
+            .field("threads", &self.inner.threads)
             .finish()
     }
 }
@@ -83,9 +87,10 @@ impl EmotionClassifier {
             settings.workers,
         )?;
         let labels: Arc<[String]> = config.labels().into();
+        let workers = networks.len();
         let worker = WorkerHandle::spawn_pool(
             networks,
-            settings.threads_per_worker,
+            Some(settings.threads),
             settings.batching,
             config.pad_token_id(),
         )?;
@@ -102,6 +107,8 @@ impl EmotionClassifier {
                     LongTexts::Truncate => Aggregate::Mean,
                 },
                 computed: AtomicU64::new(0),
+                workers,
+                threads: usize::try_from(settings.threads).unwrap_or(1),
             }),
         })
     }
@@ -119,6 +126,18 @@ impl EmotionClassifier {
     /// How forward passes are batched.
     pub fn batching(&self) -> Batching {
         self.inner.batching
+    }
+
+    /// How many worker threads run this classifier's forward passes
+    /// ([`workers`](EmotionClassifierBuilder::workers)).
+    pub fn workers(&self) -> usize {
+        self.inner.workers
+    }
+
+    /// The intra-op threads its forward passes use, all workers together
+    /// ([`threads`](EmotionClassifierBuilder::threads)).
+    pub fn threads(&self) -> usize {
+        self.inner.threads
     }
 
     /// The result cache's counters (all zero with the cache off). Cheap: a few atomic loads.

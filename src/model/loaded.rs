@@ -14,6 +14,16 @@ pub(crate) const CONFIG_FILE: &str = "config.json";
 pub(crate) const SAFETENSORS_FILE: &str = "model.safetensors";
 pub(crate) const PYTORCH_FILE: &str = "pytorch_model.bin";
 
+/// How many networks to load, one per worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Copies {
+    /// Exactly this many (at least one).
+    Exactly(usize),
+    /// This many when the architecture lets them share one set of weights (BERT, RoBERTa),
+    /// else one: extra workers are then worth no more memory than their activations.
+    IfShared(usize),
+}
+
 /// A model ready to run: its config, its tokenizer and its network (one per worker; BERT and
 /// RoBERTa workers share one set of weights).
 pub(crate) struct LoadedModel {
@@ -33,7 +43,7 @@ impl LoadedModel {
         dir: &Path,
         long_texts: LongTexts,
         options: NetworkOptions,
-        copies: usize,
+        copies: Copies,
     ) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::MissingFile {
@@ -57,7 +67,7 @@ impl LoadedModel {
         encoder: TextEncoder,
         weights: &Weights,
         options: NetworkOptions,
-        copies: usize,
+        copies: Copies,
     ) -> Result<Self> {
         let embedding_rows = weights
             .shape(word_embeddings_tensor(config.architecture()))?
@@ -73,11 +83,15 @@ impl LoadedModel {
             });
         }
         let first = Network::load(&config, weights, options)?;
-        let mut networks = Vec::with_capacity(copies.max(1));
-        for _ in 1..copies {
-            networks.push(match first.share() {
-                Some(shared) => shared,
-                None => Network::load(&config, weights, options)?,
+        let wanted = match copies {
+            Copies::Exactly(n) | Copies::IfShared(n) => n.max(1),
+        };
+        let mut networks = Vec::with_capacity(wanted);
+        for _ in 1..wanted {
+            networks.push(match (first.share(), copies) {
+                (Some(shared), _) => shared,
+                (None, Copies::Exactly(_)) => Network::load(&config, weights, options)?,
+                (None, Copies::IfShared(_)) => break,
             });
         }
         networks.insert(0, first);
@@ -128,8 +142,19 @@ mod tests {
             ("tiny-roberta-emotion", true),
             ("tiny-distilbert-emotion", false),
         ] {
+            let dir = test_model(name);
+            // Workers by default: extra ones only when they share the weights.
+            let by_default =
+                LoadedModel::from_dir(&dir, LongTexts::default(), options, Copies::IfShared(3))
+                    .unwrap();
+            assert_eq!(
+                by_default.networks.len(),
+                if shared { 3 } else { 1 },
+                "{name}"
+            );
             let model =
-                LoadedModel::from_dir(&test_model(name), LongTexts::default(), options, 3).unwrap();
+                LoadedModel::from_dir(&dir, LongTexts::default(), options, Copies::Exactly(3))
+                    .unwrap();
             assert_eq!(model.networks.len(), 3, "{name}");
             let addresses: Vec<Option<usize>> = model
                 .networks

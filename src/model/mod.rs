@@ -11,5 +11,5 @@ mod pickle;
 mod unpadded;
 mod weights;
 
-pub(crate) use loaded::LoadedModel;
+pub(crate) use loaded::{Copies, LoadedModel};
 pub(crate) use network::{Network, NetworkOptions};

@@ -18,12 +18,14 @@ pub(crate) struct CoreShare {
 }
 
 impl CoreShare {
-    /// `workers` workers with `per_worker` intra-op threads each.
-    pub(crate) fn new(per_worker: i32, workers: usize) -> Self {
-        let workers = i32::try_from(workers).unwrap_or(i32::MAX);
+    /// `workers` workers sharing `threads` intra-op threads: a lone pass gets all of them,
+    /// overlapping passes `threads / workers` each (at least one).
+    pub(crate) fn new(threads: i32, workers: usize) -> Self {
+        let workers = i32::try_from(workers.max(1)).unwrap_or(i32::MAX);
+        let all = threads.max(1);
         Self {
-            per_worker,
-            all: per_worker.saturating_mul(workers.max(1)),
+            per_worker: (all / workers).max(1),
+            all,
             busy: AtomicUsize::new(0),
         }
     }
@@ -62,7 +64,7 @@ mod tests {
 
     #[test]
     fn a_lone_worker_takes_every_core_and_company_gets_its_share() {
-        let share = CoreShare::new(1, 2);
+        let share = CoreShare::new(2, 2);
         {
             let alone = share.begin();
             assert_eq!(alone.threads, 2);
@@ -77,10 +79,26 @@ mod tests {
     }
 
     #[test]
-    fn one_worker_always_gets_its_own_count() {
+    fn one_worker_always_gets_the_whole_count() {
         let share = CoreShare::new(3, 1);
         assert_eq!(share.begin().threads, 3);
+        let _first = share.begin();
+        assert_eq!(share.begin().threads, 3);
+    }
+
+    #[test]
+    fn shares_round_down_but_never_below_one_thread() {
+        // Three threads between two workers: alone 3, together 1 each.
+        let share = CoreShare::new(3, 2);
+        let alone = share.begin();
+        assert_eq!(alone.threads, 3);
+        assert_eq!(share.begin().threads, 1);
+        drop(alone);
+        // More workers than threads: each still gets one.
         let share = CoreShare::new(2, 4);
-        assert_eq!(share.begin().threads, 8);
+        let _alone = share.begin();
+        assert_eq!(share.begin().threads, 1);
+        // Zero threads is never passed on to libtorch.
+        assert_eq!(CoreShare::new(0, 1).begin().threads, 1);
     }
 }

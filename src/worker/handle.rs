@@ -67,16 +67,16 @@ impl WorkerHandle {
         Self::spawn_pool(vec![engine], None, batching, pad_id)
     }
 
-    /// Starts one worker thread per engine, all taking jobs from one queue. With
-    /// `threads_per_worker`, each sets its own libtorch intra-op thread count (an OpenMP and MKL
-    /// setting of the calling thread) before a pass: the whole pool's threads when no other
-    /// worker is busy, otherwise its share ([`CoreShare`]).
+    /// Starts one worker thread per engine, all taking jobs from one queue. With `threads` (the
+    /// whole pool's), each sets its own libtorch intra-op thread count (an OpenMP and MKL
+    /// setting of the calling thread) before a pass: all `threads` when no other worker is
+    /// busy, otherwise its share ([`CoreShare`]).
     ///
     /// # Errors
     /// [`Error::Io`] if a thread cannot be spawned (the ones already started then stop).
     pub(crate) fn spawn_pool<E: Engine>(
         engines: Vec<E>,
-        threads_per_worker: Option<i32>,
+        threads: Option<i32>,
         batching: Batching,
         pad_id: i64,
     ) -> Result<Self> {
@@ -84,7 +84,7 @@ impl WorkerHandle {
         // receiver). When the last worker ends, queued jobs are dropped, failing their callers.
         let (sender, receiver) = unbounded();
         let workers = engines.len();
-        let cores = threads_per_worker.map(|threads| Arc::new(CoreShare::new(threads, workers)));
+        let cores = threads.map(|threads| Arc::new(CoreShare::new(threads, workers)));
         for (index, engine) in engines.into_iter().enumerate() {
             let receiver = receiver.clone();
             let cores = cores.clone();

@@ -289,7 +289,7 @@ mod tests {
                 passes: Arc::clone(&passes),
             })
             .collect();
-        let pool = WorkerHandle::spawn_pool(engines, Some(1), batching(false, 64), 0).unwrap();
+        let pool = WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0).unwrap();
         thread::scope(|s| {
             for t in 0..4u32 {
                 let pool = pool.clone();
@@ -344,7 +344,7 @@ mod tests {
                 seen: Arc::clone(&seen),
             })
             .collect();
-        let pool = WorkerHandle::spawn_pool(engines, Some(1), batching(false, 64), 0).unwrap();
+        let pool = WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0).unwrap();
         // One caller at a time: every pass runs alone, on both workers' threads.
         for _ in 0..6 {
             pool.submit(vec![vec![1]]).unwrap().wait().unwrap();
