@@ -24,6 +24,44 @@ pub(crate) fn gelu_in_place(values: &mut [f32]) {
     gelu_portable(values);
 }
 
+/// Replaces every `x` in `values`, rows of `bias.len()` values, with GELU of `x` plus its
+/// column's bias: a linear layer's bias and its activation in one pass. A last, shorter row
+/// takes the bias's first values; an empty bias adds nothing.
+pub(crate) fn bias_gelu_in_place(values: &mut [f32], bias: &[f32]) {
+    if bias.is_empty() {
+        gelu_in_place(values);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA, checked just above.
+            unsafe { bias_gelu_avx2_fma(values, bias) };
+            return;
+        }
+    }
+    bias_gelu_portable(values, bias);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn bias_gelu_avx2_fma(values: &mut [f32], bias: &[f32]) {
+    for row in values.chunks_mut(bias.len()) {
+        for (x, b) in row.iter_mut().zip(bias) {
+            *x = gelu(*x + b, f32::mul_add);
+        }
+    }
+}
+
+fn bias_gelu_portable(values: &mut [f32], bias: &[f32]) {
+    for row in values.chunks_mut(bias.len()) {
+        for (x, b) in row.iter_mut().zip(bias) {
+            *x = gelu(*x + b, |a, b, c| a * b + c);
+        }
+    }
+}
+
 /// The same loop, compiled for AVX2 and FMA so that LLVM vectorizes it 8 wide with fused
 /// multiply-adds.
 #[cfg(target_arch = "x86_64")]
@@ -116,6 +154,35 @@ mod tests {
         let portable = largest_error(&values, gelu_portable);
         assert!(dispatched < 1e-6, "dispatched: {dispatched}");
         assert!(portable < 1e-6, "portable: {portable}");
+    }
+
+    #[test]
+    fn with_a_bias_it_is_gelu_of_the_sum_row_by_row() {
+        let bias = [0.5f32, -1.0, 2.0];
+        // Two full rows and a short third one.
+        let values: Vec<f32> = (0..8).map(|i| i as f32 * 0.37 - 1.3).collect();
+        let expected: Vec<f32> = values
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let mut sum = [x + bias[i % 3]];
+                gelu_in_place(&mut sum);
+                sum[0]
+            })
+            .collect();
+        let mut dispatched = values.clone();
+        bias_gelu_in_place(&mut dispatched, &bias);
+        assert_eq!(dispatched, expected);
+        let mut portable = values.clone();
+        bias_gelu_portable(&mut portable, &bias);
+        for (p, e) in portable.iter().zip(&expected) {
+            assert!((p - e).abs() < 1e-6, "{p} vs {e}");
+        }
+        let mut unbiased = values.clone();
+        bias_gelu_in_place(&mut unbiased, &[]);
+        let mut plain = values;
+        gelu_in_place(&mut plain);
+        assert_eq!(unbiased, plain);
     }
 
     #[test]

@@ -167,20 +167,35 @@ impl PackedMatrix {
     /// `x @ weightᵀ + bias` for `x` of shape `[..., inputs]` (f32, CPU): what `x.linear(weight,
     /// bias)` computes, with the same summation (bias added to the product once, at the end).
     pub(crate) fn linear(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        self.product_onto(x, Start::Bias(bias))
+    }
+
+    /// `x @ weightᵀ` added to what `start` says, in one GEMM (beta = 1, or 0 for
+    /// [`Start::Nothing`]); shaped like `x` with `outputs` last.
+    pub(crate) fn product_onto(&self, x: &Tensor, start: Start<'_>) -> Result<Tensor> {
         let mut shape = x.size();
         let inputs = i64::from(self.inputs);
         let outputs = i64::from(self.outputs);
+        let bias_fits = |bias: &Tensor| bias.size() == [outputs] && bias.kind() == Kind::Float;
+        let start_fits = match start {
+            Start::Bias(bias) => bias_fits(bias),
+            Start::BiasPlus(bias, residual) => {
+                bias_fits(bias)
+                    && residual.kind() == Kind::Float
+                    && residual.device() == Device::Cpu
+                    && residual.size().split_last() == Some((&outputs, &shape[..shape.len() - 1]))
+            }
+            Start::Nothing => true,
+        };
         if x.kind() != Kind::Float
             || x.device() != Device::Cpu
             || shape.last() != Some(&inputs)
-            || bias.size() != [outputs]
-            || bias.kind() != Kind::Float
+            || !start_fits
         {
             return Err(Error::Forward {
                 message: format!(
-                    "packed linear layer [{outputs}, {inputs}] got input {:?} {shape:?} and bias {:?}",
+                    "packed linear layer [{outputs}, {inputs}] got input {:?} {shape:?} and {start:?}",
                     x.kind(),
-                    bias.size()
                 ),
             });
         }
@@ -195,13 +210,27 @@ impl PackedMatrix {
             return Ok(Tensor::f_zeros(&shape, (Kind::Float, Device::Cpu))?);
         }
         let x = x.f_contiguous()?;
-        // C starts as the bias on every row; the GEMM adds the product (beta = 1), as addmm does.
-        // `repeat` always allocates: `expand(..).contiguous()` of one row is already contiguous,
-        // so it would be the bias tensor itself, and the GEMM would write into the bias.
-        let out = bias.f_unsqueeze(0)?.f_repeat([rows, 1])?;
+        // C is always a new tensor the GEMM may write: `repeat` and an out-of-place `add`
+        // allocate (`expand(..).contiguous()` of one row would be the bias tensor itself, and the
+        // GEMM would write into the bias).
+        let (out, beta) = match start {
+            Start::Bias(bias) => (bias.f_unsqueeze(0)?.f_repeat([rows, 1])?, 1.0),
+            Start::BiasPlus(bias, residual) => (
+                residual
+                    .f_reshape([rows, outputs])?
+                    .f_add(bias)?
+                    .f_contiguous()?,
+                1.0,
+            ),
+            Start::Nothing => (
+                Tensor::f_empty([rows, outputs], (Kind::Float, Device::Cpu))?,
+                0.0,
+            ),
+        };
         // SAFETY: `x` is contiguous f32 `[rows, inputs]` (lda = inputs), `out` contiguous f32
         // `[rows, outputs]` (ldc = outputs) and freshly allocated, so it aliases nothing, and
-        // `buffer` was packed for `[inputs, outputs]`. All outlive the call.
+        // `buffer` was packed for `[inputs, outputs]`. All outlive the call. With beta = 0 MKL
+        // does not read C, so `empty`'s contents never matter.
         unsafe {
             (self.api.compute)(
                 ROW_MAJOR,
@@ -214,13 +243,25 @@ impl PackedMatrix {
                 self.inputs,
                 self.buffer.data_ptr() as *const f32,
                 self.inputs,
-                1.0,
+                beta,
                 out.data_ptr() as *mut f32,
                 self.outputs,
             );
         }
         Ok(out.f_view(shape.as_slice())?)
     }
+}
+
+/// What a packed GEMM's output starts as before the product is added to it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Start<'a> {
+    /// The bias (`[outputs]`) on every row: a linear layer.
+    Bias(&'a Tensor),
+    /// `residual + bias`, the residual shaped like the output: a linear layer and the residual
+    /// connection after it in one pass over the output.
+    BiasPlus(&'a Tensor, &'a Tensor),
+    /// Nothing: the bare product, for a caller that adds the bias in its own next pass.
+    Nothing,
 }
 
 fn to_i64(n: usize) -> Result<i64> {
@@ -232,6 +273,12 @@ fn to_i64(n: usize) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Largest difference from libtorch's result, relative to its largest value. MKL's packed
+    /// and unpacked kernels sum in different orders: a few f32 ulps apart, up to about 1e-6
+    /// over 384-1536 terms (the inputs vary, since tests share libtorch's global generator).
+    /// A wrong row, column or bias is off by far more.
+    const TOLERANCE: f64 = 5e-6;
 
     fn max_relative_difference(a: &Tensor, b: &Tensor) -> f64 {
         let scale = b.abs().max().double_value(&[]).max(1.0);
@@ -256,10 +303,46 @@ mod tests {
                 assert_eq!(got.size(), [rows, outputs]);
                 let difference = max_relative_difference(&got, &expected);
                 assert!(
-                    difference < 1e-6,
+                    difference < TOLERANCE,
                     "[{outputs}, {inputs}] x {rows} rows: relative difference {difference}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_residual_start_adds_it_and_no_start_gives_the_bare_product() {
+        tch::manual_seed(11);
+        let (outputs, inputs) = (384, 1536);
+        let weight = Tensor::randn([outputs, inputs], (Kind::Float, Device::Cpu));
+        let bias = Tensor::randn([outputs], (Kind::Float, Device::Cpu));
+        let packed = PackedMatrix::pack(&weight).unwrap().unwrap();
+        for rows in [1, 20, 333] {
+            let x = Tensor::randn([rows, inputs], (Kind::Float, Device::Cpu));
+            let residual = Tensor::randn([rows, outputs], (Kind::Float, Device::Cpu));
+            let kept = residual.copy();
+            let plus = packed
+                .product_onto(&x, Start::BiasPlus(&bias, &residual))
+                .unwrap();
+            let expected = x.linear(&weight, Some(&bias)) + &residual;
+            assert!(
+                max_relative_difference(&plus, &expected) < TOLERANCE,
+                "{rows} rows"
+            );
+            assert!(residual.equal(&kept), "the GEMM wrote into the residual");
+            let bare = packed.product_onto(&x, Start::Nothing).unwrap();
+            let expected = x.matmul(&weight.tr());
+            assert!(
+                max_relative_difference(&bare, &expected) < TOLERANCE,
+                "{rows} rows"
+            );
+        }
+        // A residual that does not match the output is refused, not read out of bounds.
+        let x = Tensor::randn([3, inputs], (Kind::Float, Device::Cpu));
+        for wrong in [[3, outputs - 1], [4, outputs]] {
+            let residual = Tensor::zeros(wrong, (Kind::Float, Device::Cpu));
+            let refused = packed.product_onto(&x, Start::BiasPlus(&bias, &residual));
+            assert!(matches!(refused, Err(Error::Forward { .. })), "{wrong:?}");
         }
     }
 
@@ -275,7 +358,7 @@ mod tests {
         assert!(bias.equal(&original), "the GEMM wrote into the bias");
         let second = packed.linear(&x, &bias).unwrap();
         assert!(first.equal(&second));
-        assert!(max_relative_difference(&first, &x.linear(&weight, Some(&original))) < 1e-6);
+        assert!(max_relative_difference(&first, &x.linear(&weight, Some(&original))) < TOLERANCE);
     }
 
     #[test]
@@ -288,7 +371,7 @@ mod tests {
         let x = Tensor::randn([2, 32, 5], (Kind::Float, Device::Cpu)).transpose(1, 2);
         let got = packed.linear(&x, &bias).unwrap();
         assert_eq!(got.size(), [2, 5, 48]);
-        assert!(max_relative_difference(&got, &x.linear(&weight, Some(&bias))) < 1e-6);
+        assert!(max_relative_difference(&got, &x.linear(&weight, Some(&bias))) < TOLERANCE);
         let empty = Tensor::zeros([0, 5, 32], (Kind::Float, Device::Cpu));
         assert_eq!(packed.linear(&empty, &bias).unwrap().size(), [0, 5, 48]);
     }

@@ -17,8 +17,8 @@ use super::unpadded::TokenLayout;
 use super::weights::Weights;
 use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
-use crate::gelu::gelu_in_place;
-use crate::mkl::PackedMatrix;
+use crate::gelu::{bias_gelu_in_place, gelu_in_place};
+use crate::mkl::{PackedMatrix, Start};
 
 /// A linear layer's weight: as loaded, or packed for MKL once the model is on the CPU in f32.
 enum Weight {
@@ -72,6 +72,29 @@ impl Linear {
         }
     }
 
+    /// `forward(x) + residual`; packed, the GEMM adds onto `residual + bias`, which saves a
+    /// pass over the output.
+    fn forward_plus(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        match &self.weight {
+            Weight::Plain(weight) => Ok(x.f_linear(weight, Some(&self.bias))?.f_add(residual)?),
+            Weight::Packed(packed) => packed.product_onto(x, Start::BiasPlus(&self.bias, residual)),
+        }
+    }
+
+    /// GELU of `forward(x)`; packed, the bias is added by the GELU kernel's pass instead of
+    /// being copied into the output before the GEMM.
+    fn forward_gelu(&self, x: &Tensor) -> Result<Tensor> {
+        if let (Weight::Packed(packed), Some(bias)) = (&self.weight, f32_values(&self.bias)) {
+            let out = packed.product_onto(x, Start::Nothing)?;
+            if let Some(values) = fresh_f32_values(&out) {
+                bias_gelu_in_place(values, bias);
+                return Ok(out);
+            }
+            return Ok(out.f_add(&self.bias)?.f_gelu("none")?);
+        }
+        gelu(self.forward(x)?)
+    }
+
     /// Packs the weight for MKL if it is f32 on the CPU and MKL's packed GEMM exists; the plain
     /// copy is then dropped.
     fn pack(&mut self) -> Result<()> {
@@ -106,15 +129,38 @@ impl Linear {
 /// ([`gelu_in_place`], a tenth of libtorch's time) when it is a contiguous f32 CPU tensor,
 /// otherwise libtorch's `gelu`. `x` must not share its storage with another tensor.
 fn gelu(x: Tensor) -> Result<Tensor> {
+    match fresh_f32_values(&x) {
+        Some(values) => {
+            gelu_in_place(values);
+            Ok(x)
+        }
+        None => Ok(x.f_gelu("none")?),
+    }
+}
+
+/// The values of a non-empty contiguous f32 CPU tensor that the caller just created, for the
+/// crate's own kernels to write in place; `None` for any other tensor.
+#[allow(clippy::mut_from_ref)]
+fn fresh_f32_values(x: &Tensor) -> Option<&mut [f32]> {
     let len = x.numel();
     if x.kind() != Kind::Float || x.device() != Device::Cpu || !x.is_contiguous() || len == 0 {
-        return Ok(x.f_gelu("none")?);
+        return None;
     }
     // SAFETY: `x` is a contiguous f32 tensor in CPU memory holding `len > 0` elements from
-    // `data_ptr` on, and nothing else reads or writes its storage while the slice lives.
-    let values = unsafe { std::slice::from_raw_parts_mut(x.data_ptr().cast::<f32>(), len) };
-    gelu_in_place(values);
-    Ok(x)
+    // `data_ptr` on. Callers pass only tensors they have just allocated and not shared, so
+    // nothing else reads or writes this storage while the slice lives.
+    Some(unsafe { std::slice::from_raw_parts_mut(x.data_ptr().cast::<f32>(), len) })
+}
+
+/// The values of a contiguous f32 CPU parameter (a bias), read-only.
+fn f32_values(x: &Tensor) -> Option<&[f32]> {
+    let len = x.numel();
+    if x.kind() != Kind::Float || x.device() != Device::Cpu || !x.is_contiguous() || len == 0 {
+        return None;
+    }
+    // SAFETY: as above; parameters are never written after loading (workers share them only
+    // to read), so shared reads are sound for as long as `x` lives.
+    Some(unsafe { std::slice::from_raw_parts(x.data_ptr().cast::<f32>(), len) })
 }
 
 struct LayerNorm {
@@ -225,13 +271,12 @@ impl Layer {
     /// Attention output, residual and LayerNorm, then the feed-forward network, residual and
     /// LayerNorm, row by row: `context` and `residual` are `[rows, hidden]`.
     fn feed_forward(&self, context: &Tensor, residual: &Tensor, eps: f64) -> Result<Tensor> {
-        let attended = self.attention_norm.forward(
-            &self.attention_output.forward(context)?.f_add(residual)?,
-            eps,
-        )?;
-        let inner = gelu(self.intermediate.forward(&attended)?)?;
+        let attended = self
+            .attention_norm
+            .forward(&self.attention_output.forward_plus(context, residual)?, eps)?;
+        let inner = self.intermediate.forward_gelu(&attended)?;
         self.output_norm
-            .forward(&self.output.forward(&inner)?.f_add(&attended)?, eps)
+            .forward(&self.output.forward_plus(&inner, &attended)?, eps)
     }
 
     fn share(&self) -> Self {
