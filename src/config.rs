@@ -88,6 +88,24 @@ struct DistilBertFields {
     sinusoidal_pos_embds: bool,
 }
 
+/// The transformer's sizes must make a network: positive widths, a head count that divides
+/// the hidden size (each head takes an equal slice), no negative layer count.
+fn check_sizes(
+    hidden: i64,
+    heads: i64,
+    intermediate: i64,
+    layers: i64,
+) -> std::result::Result<(), serde_json::Error> {
+    use serde::de::Error as _;
+    if hidden <= 0 || heads <= 0 || intermediate <= 0 || layers < 0 || hidden % heads != 0 {
+        return Err(serde_json::Error::custom(format!(
+            "sizes do not make a transformer: hidden {hidden}, attention heads {heads}, \
+             feed-forward {intermediate}, layers {layers} (the heads must divide the hidden size)"
+        )));
+    }
+    Ok(())
+}
+
 fn default_activation() -> Activation {
     Activation::gelu
 }
@@ -155,6 +173,13 @@ impl ModelConfig {
         let (network, hidden_size, default_pad) = match architecture {
             Architecture::Bert | Architecture::Roberta => {
                 let fields: BertFields = serde_json::from_value(value).map_err(invalid)?;
+                check_sizes(
+                    fields.hidden_size,
+                    fields.num_attention_heads,
+                    fields.intermediate_size,
+                    fields.num_hidden_layers,
+                )
+                .map_err(invalid)?;
                 let hidden_size = fields.hidden_size;
                 let eps = fields.layer_norm_eps;
                 let config = BertConfig {
@@ -183,6 +208,13 @@ impl ModelConfig {
             }
             Architecture::DistilBert => {
                 let fields: DistilBertFields = serde_json::from_value(value).map_err(invalid)?;
+                check_sizes(
+                    fields.dim,
+                    fields.n_heads,
+                    fields.hidden_dim,
+                    fields.n_layers,
+                )
+                .map_err(invalid)?;
                 let config = DistilBertConfig {
                     activation: fields.activation,
                     attention_dropout: 0.0,
@@ -377,6 +409,29 @@ mod tests {
                 assert!(source.to_string().contains("hidden_size"), "{source}")
             }
             other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sizes_that_make_no_transformer_are_refused_at_load() {
+        for (hidden, heads) in [(8, 0), (8, 3), (0, 2), (-8, 2)] {
+            let bert = format!(
+                r#"{{"model_type":"bert","id2label":{{"0":"x"}},"max_position_embeddings":512,
+                "vocab_size":10,"hidden_size":{hidden},"intermediate_size":16,
+                "num_attention_heads":{heads},"num_hidden_layers":1}}"#
+            );
+            let distilbert = format!(
+                r#"{{"model_type":"distilbert","id2label":{{"0":"x"}},"max_position_embeddings":512,
+                "vocab_size":10,"dim":{hidden},"hidden_dim":16,"n_heads":{heads},"n_layers":1}}"#
+            );
+            for json in [bert, distilbert] {
+                match parse(&json) {
+                    Err(Error::InvalidConfig { source, .. }) => {
+                        assert!(source.to_string().contains("heads"), "{source}")
+                    }
+                    other => panic!("{hidden}/{heads}: expected InvalidConfig, got {other:?}"),
+                }
+            }
         }
     }
 
