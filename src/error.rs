@@ -158,16 +158,8 @@ pub enum Error {
         source: tch::TchError,
     },
 
-    /// rust-bert rejected the model's configuration or inputs.
-    #[error("rust-bert error")]
-    RustBert {
-        /// What rust-bert said.
-        #[from]
-        source: rust_bert::RustBertError,
-    },
-
-    /// The model's forward pass failed: a panic caught inside rust-bert (its message is kept
-    /// here), or a model output that does not fit its labels.
+    /// The model's forward pass failed: an input the network cannot take (its shape is
+    /// described here), or a model output that does not fit its labels.
     #[error("model forward pass failed: {message}")]
     Forward {
         /// The panic message.

@@ -6,7 +6,6 @@ use crate::batch::BatchLimits;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::long_texts::LongTexts;
-use crate::model::Copies;
 use crate::precision::Precision;
 use crate::source::ModelSource;
 use crate::worker::Batching;
@@ -17,18 +16,14 @@ use super::EmotionClassifier;
 const MAX_WORKERS: usize = 256;
 
 /// The workers a classifier gets without [`EmotionClassifierBuilder::workers`], for `threads`
-/// intra-op threads: two when there are two threads to share and the model's workers can share
-/// one set of weights, else one.
-fn default_workers(threads: i32) -> Copies {
+/// intra-op threads: two when there are two threads to share, else one.
+fn default_workers(threads: i32) -> usize {
     if threads >= 2 {
-        Copies::IfShared(DEFAULT_WORKERS)
+        2
     } else {
-        Copies::Exactly(1)
+        1
     }
 }
-
-/// How many workers a classifier gets by default, where it can (see [`default_workers`]).
-const DEFAULT_WORKERS: usize = 2;
 
 /// The result cache's default size, in texts.
 pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
@@ -72,7 +67,7 @@ pub(super) struct Settings {
     pub(super) long_texts: LongTexts,
     pub(super) device: Device,
     pub(super) pack_weights: bool,
-    pub(super) workers: Copies,
+    pub(super) workers: usize,
     /// Intra-op threads for the whole pool: a lone pass uses them all, overlapping ones share.
     pub(super) threads: i32,
 }
@@ -114,12 +109,10 @@ impl EmotionClassifierBuilder {
         self
     }
 
-    /// How many worker threads run forward passes. Each takes jobs from one shared queue.
-    /// BERT and RoBERTa workers share one set of weights (each extra worker adds only its
-    /// activations); DistilBERT workers each load their own copy.
+    /// How many worker threads run forward passes. Each takes jobs from one shared queue, and
+    /// all share one set of weights (each extra worker adds only its activations).
     ///
-    /// Default: 2 when there are at least two [`threads`](Self::threads) and the model is
-    /// BERT or RoBERTa, else 1. Two workers use two cores better than one worker with both on
+    /// Default: 2 when there are at least two [`threads`](Self::threads), else 1. Two workers use two cores better than one worker with both on
     /// throughput work (many texts per call, or many callers): libtorch runs a small op
     /// (LayerNorm, softmax, GELU on a short batch) on one thread while the other waits, and two
     /// independent forward passes leave no core idle. Measured on MiniLM, 2 cores: 15-25% more
@@ -186,8 +179,7 @@ impl EmotionClassifierBuilder {
     }
 
     /// Whether to pack weight matrices once, at load, for MKL's packed GEMM (default `true`).
-    /// Applies to BERT and RoBERTa models in f32 on the CPU; DistilBERT, bf16 and GPU models
-    /// keep their weights as loaded. [`mkl_packed_gemm_available`](crate::mkl_packed_gemm_available)
+    /// Applies to models in f32 on the CPU; bf16 and GPU models keep their weights as loaded. [`mkl_packed_gemm_available`](crate::mkl_packed_gemm_available)
     /// tells whether this libtorch can.
     ///
     /// Packing costs a few milliseconds per matrix at load and some memory (MKL's layout is
@@ -243,7 +235,7 @@ impl EmotionClassifierBuilder {
                     reason: "more than 256",
                 })
             }
-            Some(n) => Copies::Exactly(n),
+            Some(n) => n,
             None => default_workers(threads),
         };
         let source = match self.source {

@@ -14,18 +14,8 @@ pub(crate) const CONFIG_FILE: &str = "config.json";
 pub(crate) const SAFETENSORS_FILE: &str = "model.safetensors";
 pub(crate) const PYTORCH_FILE: &str = "pytorch_model.bin";
 
-/// How many networks to load, one per worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Copies {
-    /// Exactly this many (at least one).
-    Exactly(usize),
-    /// This many when the architecture lets them share one set of weights (BERT, RoBERTa),
-    /// else one: extra workers are then worth no more memory than their activations.
-    IfShared(usize),
-}
-
-/// A model ready to run: its config, its tokenizer and its network (one per worker; BERT and
-/// RoBERTa workers share one set of weights).
+/// A model ready to run: its config, its tokenizer and its network (one per worker, all on
+/// one set of weights).
 pub(crate) struct LoadedModel {
     pub(crate) config: ModelConfig,
     pub(crate) encoder: TextEncoder,
@@ -43,7 +33,7 @@ impl LoadedModel {
         dir: &Path,
         long_texts: LongTexts,
         options: NetworkOptions,
-        copies: Copies,
+        copies: usize,
     ) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::MissingFile {
@@ -67,7 +57,7 @@ impl LoadedModel {
         encoder: TextEncoder,
         weights: &Weights,
         options: NetworkOptions,
-        copies: Copies,
+        copies: usize,
     ) -> Result<Self> {
         let embedding_rows = weights
             .shape(word_embeddings_tensor(config.architecture()))?
@@ -83,16 +73,9 @@ impl LoadedModel {
             });
         }
         let first = Network::load(&config, weights, options)?;
-        let wanted = match copies {
-            Copies::Exactly(n) | Copies::IfShared(n) => n.max(1),
-        };
-        let mut networks = Vec::with_capacity(wanted);
-        for _ in 1..wanted {
-            networks.push(match (first.share(), copies) {
-                (Some(shared), _) => shared,
-                (None, Copies::Exactly(_)) => Network::load(&config, weights, options)?,
-                (None, Copies::IfShared(_)) => break,
-            });
+        let mut networks = Vec::with_capacity(copies.max(1));
+        for _ in 1..copies {
+            networks.push(first.share());
         }
         networks.insert(0, first);
         Ok(Self {
@@ -131,44 +114,27 @@ mod tests {
     }
 
     #[test]
-    fn bert_and_roberta_workers_share_one_set_of_weights_and_distilbert_workers_do_not() {
+    fn every_architectures_workers_share_one_set_of_weights() {
         let options = NetworkOptions {
             precision: Precision::F32,
             device: Device::Cpu,
             pack_weights: true,
         };
-        for (name, shared) in [
-            ("emotion-minilm-ekman", true),
-            ("tiny-roberta-emotion", true),
-            ("tiny-distilbert-emotion", false),
+        for name in [
+            "emotion-minilm-ekman",
+            "tiny-roberta-emotion",
+            "tiny-distilbert-emotion",
         ] {
-            let dir = test_model(name);
-            // Workers by default: extra ones only when they share the weights.
-            let by_default =
-                LoadedModel::from_dir(&dir, LongTexts::default(), options, Copies::IfShared(3))
-                    .unwrap();
-            assert_eq!(
-                by_default.networks.len(),
-                if shared { 3 } else { 1 },
-                "{name}"
-            );
             let model =
-                LoadedModel::from_dir(&dir, LongTexts::default(), options, Copies::Exactly(3))
-                    .unwrap();
+                LoadedModel::from_dir(&test_model(name), LongTexts::default(), options, 3).unwrap();
             assert_eq!(model.networks.len(), 3, "{name}");
-            let addresses: Vec<Option<usize>> = model
+            let addresses: Vec<usize> = model
                 .networks
                 .iter()
                 .map(Network::embeddings_address)
                 .collect();
-            assert!(addresses.iter().all(Option::is_some), "{name}");
-            let distinct = addresses
-                .iter()
-                .collect::<std::collections::HashSet<_>>()
-                .len();
-            assert_eq!(
-                distinct,
-                if shared { 1 } else { 3 },
+            assert!(
+                addresses.iter().all(|&a| a == addresses[0]),
                 "{name}: {addresses:?}"
             );
             // Every copy computes the same logits.

@@ -1,11 +1,9 @@
-//! The transformer itself: rust-bert's model modules, loaded from checked weights.
+//! The transformer itself: the crate's fused [`Encoder`], loaded from checked weights, for
+//! every architecture (BERT, RoBERTa, DistilBERT).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use rust_bert::distilbert::DistilBertModelClassifier;
-use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+use super::activation::Activation;
 use super::encoder::{Encoder, EncoderShape};
 use super::weights::Weights;
 use crate::batch::PaddedBatch;
@@ -13,19 +11,12 @@ use crate::config::{Architecture, ModelConfig, NetworkConfig};
 use crate::error::{Error, Result};
 use crate::precision::Precision;
 
-enum Classifier {
-    /// BERT and RoBERTa: the crate's fused encoder.
-    Encoder(Encoder),
-    /// DistilBERT: rust-bert's module.
-    DistilBert(DistilBertModelClassifier),
-}
-
 /// How to hold and run the network's weights.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NetworkOptions {
     pub(crate) precision: Precision,
     pub(crate) device: Device,
-    /// Pack f32 CPU weight matrices for MKL's packed GEMM (BERT and RoBERTa).
+    /// Pack f32 CPU weight matrices for MKL's packed GEMM.
     pub(crate) pack_weights: bool,
 }
 
@@ -33,9 +24,7 @@ pub(crate) struct NetworkOptions {
 ///
 /// Holds libtorch tensors, so it is `Send` but not `Sync`: one worker thread owns it.
 pub(crate) struct Network {
-    // Owns the parameters rust-bert's modules point into (DistilBERT).
-    _store: Option<VarStore>,
-    classifier: Classifier,
+    encoder: Encoder,
     labels: usize,
     device: Device,
 }
@@ -63,81 +52,64 @@ impl Network {
             (_, Precision::Bf16) => Some(Kind::BFloat16),
             (_, Precision::F32) => None,
         };
-        let (store, classifier) = match config.network() {
-            NetworkConfig::Bert(c, eps) | NetworkConfig::Roberta(c, eps) => {
-                let shape = EncoderShape {
-                    hidden: c.hidden_size,
-                    intermediate: c.intermediate_size,
-                    heads: c.num_attention_heads,
-                    layers: c.num_hidden_layers,
-                    type_vocab: c.type_vocab_size,
-                    eps: *eps,
-                };
-                let mut encoder = Encoder::load(config, &shape, weights)?;
-                if device != Device::Cpu {
-                    encoder.set_device(device)?;
-                }
-                if let Some(kind) = kind {
-                    encoder.set_kind(kind)?;
-                }
-                if pack_weights && device == Device::Cpu && kind.is_none() {
-                    encoder.pack_weights()?;
-                }
-                (None, Classifier::Encoder(encoder))
-            }
-            NetworkConfig::DistilBert(c) => {
-                let (store, model) = load_distilbert(c, weights, kind, device)?;
-                (Some(store), Classifier::DistilBert(model))
-            }
+        let shape = match config.network() {
+            NetworkConfig::Bert(c, eps) | NetworkConfig::Roberta(c, eps) => EncoderShape {
+                hidden: c.hidden_size,
+                intermediate: c.intermediate_size,
+                heads: c.num_attention_heads,
+                layers: c.num_hidden_layers,
+                type_vocab: c.type_vocab_size,
+                eps: *eps,
+                activation: Activation::from(c.hidden_act),
+            },
+            // `transformers`' DistilBERT fixes LayerNorm's epsilon at 1e-12.
+            NetworkConfig::DistilBert(c) => EncoderShape {
+                hidden: c.dim,
+                intermediate: c.hidden_dim,
+                heads: c.n_heads,
+                layers: c.n_layers,
+                type_vocab: 0,
+                eps: 1e-12,
+                activation: Activation::from(c.activation),
+            },
         };
+        let mut encoder = Encoder::load(config, &shape, weights)?;
+        if device != Device::Cpu {
+            encoder.set_device(device)?;
+        }
+        if let Some(kind) = kind {
+            encoder.set_kind(kind)?;
+        }
+        if pack_weights && device == Device::Cpu && kind.is_none() {
+            encoder.pack_weights()?;
+        }
         Ok(Self {
-            _store: store,
-            classifier,
+            encoder,
             labels: config.labels().len(),
             device,
         })
     }
 
-    /// Another network on the same weights, for another worker: BERT and RoBERTa share every
-    /// parameter (no copy, no second conversion or packing). `None` for DistilBERT, whose
-    /// rust-bert module owns its parameters: load another copy instead.
-    pub(crate) fn share(&self) -> Option<Self> {
-        match &self.classifier {
-            Classifier::Encoder(encoder) => Some(Self {
-                _store: None,
-                classifier: Classifier::Encoder(encoder.share()),
-                labels: self.labels,
-                device: self.device,
-            }),
-            Classifier::DistilBert(_) => None,
+    /// Another network on the same weights, for another worker: every parameter is shared (no
+    /// copy, no second conversion or packing).
+    pub(crate) fn share(&self) -> Self {
+        Self {
+            encoder: self.encoder.share(),
+            labels: self.labels,
+            device: self.device,
         }
     }
 
     /// Where the word embedding matrix's data is: equal for networks that share weights.
     #[cfg(test)]
-    pub(crate) fn embeddings_address(&self) -> Option<usize> {
-        let tensor = match (&self.classifier, &self._store) {
-            (Classifier::Encoder(encoder), _) => encoder.word_embeddings().shallow_clone(),
-            (Classifier::DistilBert(_), Some(store)) => store
-                .variables()
-                .remove(word_embeddings_tensor(Architecture::DistilBert))?,
-            (Classifier::DistilBert(_), None) => return None,
-        };
-        Some(tensor.data_ptr() as usize)
+    pub(crate) fn embeddings_address(&self) -> usize {
+        self.encoder.word_embeddings().data_ptr() as usize
     }
 
     /// Logits of shape `[batch, labels]` for padded token ids and their attention mask, both
     /// `[batch, length]` int64.
     fn logits(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        tch::no_grad(|| match &self.classifier {
-            Classifier::Encoder(encoder) => encoder.forward(ids, mask),
-            Classifier::DistilBert(model) => catch_panic(|| {
-                model
-                    .forward_t(Some(ids), Some(mask), None, false)
-                    .map(|output| output.logits)
-                    .map_err(Error::from)
-            })?,
-        })
+        tch::no_grad(|| self.encoder.forward(ids, mask))
     }
 
     /// Logits for a padded batch, one row per text with one value per label.
@@ -193,41 +165,4 @@ fn check_label_count(config: &ModelConfig, weights: &Weights) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Runs `f`, turning a panic inside rust-bert or tch into [`Error::Forward`].
-///
-/// rust-bert's forward passes `unwrap` internally and tch's infallible methods panic on libtorch
-/// errors; the crate validates its inputs so this should not happen, and if it does the caller
-/// gets an error instead of a crash.
-fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| Error::Forward {
-        message: crate::error::panic_message(payload.as_ref()),
-    })
-}
-
-/// rust-bert's DistilBERT, its parameters filled from `weights`.
-fn load_distilbert(
-    config: &rust_bert::distilbert::DistilBertConfig,
-    weights: &Weights,
-    kind: Option<Kind>,
-    device: Device,
-) -> Result<(VarStore, DistilBertModelClassifier)> {
-    let mut store = VarStore::new(device);
-    let root = store.root();
-    let model = catch_panic(|| DistilBertModelClassifier::new(&root, config))??;
-    let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
-    variables.sort_by(|a, b| a.0.cmp(&b.0));
-    tch::no_grad(|| -> Result<()> {
-        for (name, mut variable) in variables {
-            let source = weights.tensor_f32(&name, &variable.size())?;
-            variable.f_copy_(&source.f_to_device(device)?)?;
-        }
-        Ok(())
-    })?;
-    store.freeze();
-    if let Some(kind) = kind {
-        store.set_kind(kind);
-    }
-    Ok((store, model))
 }
