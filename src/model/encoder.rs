@@ -89,8 +89,8 @@ impl Linear {
         if let (Weight::Packed(packed), Some(bias), Activation::Gelu) =
             (&self.weight, f32_values(&self.bias), activation)
         {
-            let out = packed.product_onto(x, Start::Nothing)?;
-            if let Some(values) = fresh_f32_values(&out) {
+            let mut out = packed.product_onto(x, Start::Nothing)?;
+            if let Some(values) = fresh_f32_values(&mut out) {
                 bias_gelu_in_place(values, bias);
                 return Ok(out);
             }
@@ -132,20 +132,17 @@ impl Linear {
 /// GELU of a linear layer's fresh output: in place with the crate's vectorized kernel
 /// ([`gelu_in_place`], a tenth of libtorch's time) when it is a contiguous f32 CPU tensor,
 /// otherwise libtorch's `gelu`. `x` must not share its storage with another tensor.
-pub(super) fn gelu(x: Tensor) -> Result<Tensor> {
-    match fresh_f32_values(&x) {
-        Some(values) => {
-            gelu_in_place(values);
-            Ok(x)
-        }
-        None => Ok(x.f_gelu("none")?),
+pub(super) fn gelu(mut x: Tensor) -> Result<Tensor> {
+    if let Some(values) = fresh_f32_values(&mut x) {
+        gelu_in_place(values);
+        return Ok(x);
     }
+    Ok(x.f_gelu("none")?)
 }
 
 /// The values of a non-empty contiguous f32 CPU tensor that the caller just created, for the
 /// crate's own kernels to write in place; `None` for any other tensor.
-#[allow(clippy::mut_from_ref)]
-fn fresh_f32_values(x: &Tensor) -> Option<&mut [f32]> {
+fn fresh_f32_values(x: &mut Tensor) -> Option<&mut [f32]> {
     let len = x.numel();
     if x.kind() != Kind::Float || x.device() != Device::Cpu || !x.is_contiguous() || len == 0 {
         return None;
