@@ -4,9 +4,10 @@
 //! Nearly every emotion model uses exact GELU, which runs on the crate's own kernel
 //! ([`crate::gelu`]); the others run on libtorch's ops, with `transformers`' definitions.
 
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 use crate::error::Result;
+use crate::gelu::gelu_in_place;
 
 /// An activation `transformers` and rust-bert both know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,7 @@ impl Activation {
     /// libtorch's op.
     pub(crate) fn apply(self, x: Tensor) -> Result<Tensor> {
         Ok(match self {
-            Self::Gelu => return super::encoder::gelu(x),
+            Self::Gelu => return gelu(x),
             Self::GeluTanh => x.f_gelu("tanh")?,
             Self::Relu => x.f_relu()?,
             Self::Swish => x.f_silu()?,
@@ -59,10 +60,32 @@ impl Activation {
     }
 }
 
+/// GELU of a linear layer's fresh output: in place with the crate's vectorized kernel
+/// ([`gelu_in_place`], a tenth of libtorch's time) when it is a contiguous f32 CPU tensor,
+/// otherwise libtorch's `gelu`. `x` must not share its storage with another tensor.
+fn gelu(mut x: Tensor) -> Result<Tensor> {
+    if let Some(values) = fresh_f32_values(&mut x) {
+        gelu_in_place(values);
+        return Ok(x);
+    }
+    Ok(x.f_gelu("none")?)
+}
+
+/// The values of a non-empty contiguous f32 CPU tensor that the caller just created, for the
+/// crate's own kernels to write in place; `None` for any other tensor.
+pub(super) fn fresh_f32_values(x: &mut Tensor) -> Option<&mut [f32]> {
+    let len = x.numel();
+    if x.kind() != Kind::Float || x.device() != Device::Cpu || !x.is_contiguous() || len == 0 {
+        return None;
+    }
+    // SAFETY: `x` is a contiguous f32 tensor in CPU memory holding `len > 0` elements from
+    // `data_ptr` on. Callers pass only tensors they have just allocated and not shared, so
+    // nothing else reads or writes this storage while the slice lives.
+    Some(unsafe { std::slice::from_raw_parts_mut(x.data_ptr().cast::<f32>(), len) })
+}
+
 #[cfg(test)]
 mod tests {
-    use tch::{Device, Kind};
-
     use super::*;
 
     #[test]

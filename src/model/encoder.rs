@@ -14,12 +14,12 @@
 
 use tch::{Device, Kind, Tensor};
 
-use super::activation::Activation;
+use super::activation::{fresh_f32_values, Activation};
 use super::unpadded::TokenLayout;
 use super::weights::Weights;
 use crate::config::{Architecture, ModelConfig};
 use crate::error::Result;
-use crate::gelu::{bias_gelu_in_place, gelu_in_place};
+use crate::gelu::bias_gelu_in_place;
 use crate::mkl::{PackedMatrix, Start};
 
 /// A linear layer's weight: as loaded, or packed for MKL once the model is on the CPU in f32.
@@ -94,7 +94,7 @@ impl Linear {
                 bias_gelu_in_place(values, bias);
                 return Ok(out);
             }
-            return Ok(out.f_add(&self.bias)?.f_gelu("none")?);
+            return Activation::Gelu.apply(out.f_add(&self.bias)?);
         }
         activation.apply(self.forward(x)?)
     }
@@ -129,37 +129,14 @@ impl Linear {
     }
 }
 
-/// GELU of a linear layer's fresh output: in place with the crate's vectorized kernel
-/// ([`gelu_in_place`], a tenth of libtorch's time) when it is a contiguous f32 CPU tensor,
-/// otherwise libtorch's `gelu`. `x` must not share its storage with another tensor.
-pub(super) fn gelu(mut x: Tensor) -> Result<Tensor> {
-    if let Some(values) = fresh_f32_values(&mut x) {
-        gelu_in_place(values);
-        return Ok(x);
-    }
-    Ok(x.f_gelu("none")?)
-}
-
-/// The values of a non-empty contiguous f32 CPU tensor that the caller just created, for the
-/// crate's own kernels to write in place; `None` for any other tensor.
-fn fresh_f32_values(x: &mut Tensor) -> Option<&mut [f32]> {
-    let len = x.numel();
-    if x.kind() != Kind::Float || x.device() != Device::Cpu || !x.is_contiguous() || len == 0 {
-        return None;
-    }
-    // SAFETY: `x` is a contiguous f32 tensor in CPU memory holding `len > 0` elements from
-    // `data_ptr` on. Callers pass only tensors they have just allocated and not shared, so
-    // nothing else reads or writes this storage while the slice lives.
-    Some(unsafe { std::slice::from_raw_parts_mut(x.data_ptr().cast::<f32>(), len) })
-}
-
 /// The values of a contiguous f32 CPU parameter (a bias), read-only.
 fn f32_values(x: &Tensor) -> Option<&[f32]> {
     let len = x.numel();
     if x.kind() != Kind::Float || x.device() != Device::Cpu || !x.is_contiguous() || len == 0 {
         return None;
     }
-    // SAFETY: as above; parameters are never written after loading (workers share them only
+    // SAFETY: `x` is a contiguous f32 tensor in CPU memory holding `len > 0` elements from
+    // `data_ptr` on. Parameters are never written after loading (workers share them only
     // to read), so shared reads are sound for as long as `x` lives.
     Some(unsafe { std::slice::from_raw_parts(x.data_ptr().cast::<f32>(), len) })
 }
