@@ -68,8 +68,7 @@ struct Args {
     /// [default: the crate's, 2].
     #[arg(long)]
     max_wait_ms: Option<f64>,
-    /// Worker threads, sharing the threads [default: the crate's: 2 for BERT and RoBERTa
-    /// models on 2+ threads, else 1].
+    /// Worker threads, sharing the threads [default: the crate's: 2 on 2+ threads, else 1].
     #[arg(long)]
     workers: Option<usize>,
     /// Keep weight matrices as loaded (libtorch's `linear`) instead of MKL-packed.

@@ -118,11 +118,15 @@ fn pytorch_bin_weights_match_the_safetensors_reference() {
 #[test]
 fn packed_and_plain_weights_both_match_the_reference_and_each_other() {
     use emotion_classifier::EmotionClassifier;
-    // The default packs BERT/RoBERTa weight matrices for MKL; `pack_weights(false)` runs
+    // The default packs the layer matrices for MKL; `pack_weights(false)` runs
     // libtorch's own `linear`. Both must give transformers' scores; they differ only in the
     // last bits of small GEMMs.
     assert!(emotion_classifier::mkl_packed_gemm_available());
-    for model in ["emotion-minilm-ekman", "tiny-roberta-emotion"] {
+    for model in [
+        "emotion-minilm-ekman",
+        "tiny-roberta-emotion",
+        "tiny-distilbert-emotion",
+    ] {
         let plain = EmotionClassifier::builder()
             .model(support::model_dir(model))
             .pack_weights(false)

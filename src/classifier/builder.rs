@@ -112,8 +112,8 @@ impl EmotionClassifierBuilder {
     /// How many worker threads run forward passes. Each takes jobs from one shared queue, and
     /// all share one set of weights (each extra worker adds only its activations).
     ///
-    /// Default: 2 when there are at least two [`threads`](Self::threads), else 1. Two workers use two cores better than one worker with both on
-    /// throughput work (many texts per call, or many callers): libtorch runs a small op
+    /// Default: 2 when there are at least two [`threads`](Self::threads), else 1. Two workers
+    /// use two cores better than one worker with both on throughput work (many texts per call, or many callers): libtorch runs a small op
     /// (LayerNorm, softmax, GELU on a short batch) on one thread while the other waits, and two
     /// independent forward passes leave no core idle. Measured on MiniLM, 2 cores: 15-25% more
     /// texts/s in `classify_batch`, and the same single-text latency, since a pass that starts
@@ -179,8 +179,9 @@ impl EmotionClassifierBuilder {
     }
 
     /// Whether to pack weight matrices once, at load, for MKL's packed GEMM (default `true`).
-    /// Applies to models in f32 on the CPU; bf16 and GPU models keep their weights as loaded. [`mkl_packed_gemm_available`](crate::mkl_packed_gemm_available)
-    /// tells whether this libtorch can.
+    /// Applies to models in f32 on the CPU; bf16 and GPU models keep their weights as loaded.
+    /// [`mkl_packed_gemm_available`](crate::mkl_packed_gemm_available) tells whether this
+    /// libtorch can.
     ///
     /// Packing costs a few milliseconds per matrix at load and some memory (MKL's layout is
     /// larger: 55 MiB more resident for MiniLM-L6). It saves the re-packing MKL otherwise does

@@ -5,9 +5,9 @@
 //! 15x the native kernel (26 ms against 1.7 ms on a 2048x1536 activation, more than the FFN's
 //! GEMMs). This encoder computes exactly the same function with the native `gelu` and one fused
 //! QKV projection, reads LayerNorm's epsilon from the config (rust-bert fixes it at 1e-12) and
-//! the feed-forward activation too ([`Activation`]). DistilBERT is the same post-LayerNorm transformer under other
-//! parameter names, without token types, with a ReLU head. Three more savings: its layer matrices can be packed once for
-//! MKL ([`PackedMatrix`]), only real tokens go through the linear layers ([`TokenLayout`]), and
+//! the feed-forward activation too ([`Activation`]). DistilBERT is the same post-LayerNorm
+//! transformer under other parameter names, without token types, with a ReLU head. Three more
+//! savings: its layer matrices can be packed once for MKL ([`PackedMatrix`]), only real tokens go through the linear layers ([`TokenLayout`]), and
 //! the last layer computes only each text's first token, the one the classification head reads.
 //! Every call is a fallible `f_` op: no panics. Parity with Python `transformers` is tested on
 //! the reference files.
