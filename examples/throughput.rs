@@ -8,8 +8,9 @@
 //! Modes: `batch` (one `classify_batch` call over all texts), `single` (one `classify` call per
 //! text, cache off: latency), `concurrent` (`--callers` threads calling `classify`, with or
 //! without `--no-dynamic`). Prints one JSON line:
-//! `{"peer":"emotion-classifier","mode":..,"texts":N,"seconds":S,"texts_per_s":R,...}`,
-//! and with `--out`, every text's scores as JSON lines in the reference files' shape.
+//! `{"peer":"emotion-classifier","mode":..,"texts":N,"seconds":S,"texts_per_s":R,...}`, with
+//! how the forward passes were filled (`passes`, `texts_per_pass`, `padding`, `mean_pass_ms`,
+//! `workers_busy`, from [`EmotionClassifier::pass_stats`]), and with `--out`, every text's scores as JSON lines in the reference files' shape.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -139,6 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             && matches!(args.precision, Float::F32)
             && emotion_classifier::mkl_packed_gemm_available(),
     });
+    let before = classifier.pass_stats();
     let start = Instant::now();
     let scores = match args.mode {
         Mode::Batch => classifier.classify_batch(&texts)?,
@@ -166,6 +168,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report["seconds"] = seconds.into();
     report["texts_per_s"] = (texts.len() as f64 / seconds).into();
     report["peak_rss_mib"] = peak_rss_mib().into();
+    // How the forward passes were filled: texts per pass, padding, and how busy the workers were.
+    let passes = classifier.pass_stats().since(&before);
+    report["passes"] = passes.passes.into();
+    report["texts_per_pass"] = passes.sequences_per_pass().into();
+    report["padding"] = passes.padding_fraction().into();
+    report["mean_pass_ms"] = (passes.mean_forward_time().as_secs_f64() * 1000.0).into();
+    report["workers_busy"] =
+        (passes.forward_time.as_secs_f64() / (seconds * classifier.workers() as f64)).into();
     println!("{report}");
     if let Some(path) = &args.out {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);

@@ -80,6 +80,10 @@ print(f"\nsingle-text p50: ours / pipeline = {r['rs-single']['p50_ms'] / r['py-s
       f"(1 worker: {r['rs-single-1-worker']['p50_ms'] / r['py-single']['p50_ms']:.2f})")
 dyn = lambda suffix: r[f"rs-8-callers-dynamic{suffix}"]["texts_per_s"] / r[f"rs-8-callers-no-dynamic{suffix}"]["texts_per_s"]
 print(f"8 callers: dynamic / no dynamic = {dyn(''):.2f}x (defaults), {dyn('-1-worker'):.2f}x (1 worker)")
+for name in ["rs-batch-f32", "rs-8-callers-dynamic", "rs-8-callers-dynamic-1-worker", "rs-single-1-worker"]:
+    x = r[name]
+    print(f"passes of {name}: {x['texts_per_pass']:.1f} texts, {x['mean_pass_ms']:.1f} ms each, "
+          f"{100 * x['padding']:.0f}% padding in attention, workers busy {100 * x['workers_busy']:.0f}%")
 def load(p):
     return [json.loads(l)["scores"] for l in open(p)]
 py, f32, bf = load(f"{out}/py-scores.jsonl"), load(f"{out}/rs-f32.jsonl"), load(f"{out}/rs-bf16.jsonl")

@@ -47,7 +47,7 @@ pub use mkl::{mkl_packed_gemm_available, mkl_vendor_override_active, MKL_OVERRID
 pub use precision::Precision;
 pub use scores::{Emotion, EmotionScores, LabelScore};
 pub use source::{ModelSource, MODEL_ENV};
-pub use worker::Batching;
+pub use worker::{Batching, PassStats};
 
 /// The README's code blocks, compiled as doc-tests.
 #[cfg(doctest)]

@@ -60,6 +60,40 @@ fn capacity_zero_disables_the_cache_but_not_deduplication() {
 }
 
 #[test]
+fn pass_stats_count_what_the_model_ran() {
+    let classifier = build(0, false);
+    assert_eq!(classifier.pass_stats(), Default::default());
+    let texts = [
+        "a",
+        "a much longer text than the first one, with many more tokens",
+        "a",
+    ];
+    classifier.classify_batch(&texts).unwrap();
+    let stats = classifier.pass_stats();
+    // The repeated text is computed once; two texts fit one pass.
+    assert_eq!((stats.passes, stats.sequences), (1, 2), "{stats:?}");
+    assert_eq!(stats.sequences, classifier.computed_texts());
+    // Padded to the longer text: the short one's slots beyond its length are padding.
+    assert_eq!(stats.padded_tokens % 2, 0, "{stats:?}");
+    let longest = stats.padded_tokens / 2;
+    assert!(
+        stats.tokens > longest && stats.tokens < stats.padded_tokens,
+        "{stats:?}"
+    );
+    assert!(stats.padding_fraction() > 0.0 && !stats.forward_time.is_zero());
+
+    // One text alone has no padding.
+    classifier.classify("a").unwrap();
+    classifier.classify("b").unwrap();
+    let after = classifier.pass_stats();
+    assert_eq!((after.passes, after.sequences), (3, 4), "{after:?}");
+    assert_eq!(
+        after.padded_tokens - stats.padded_tokens,
+        after.tokens - stats.tokens
+    );
+}
+
+#[test]
 fn cached_and_uncached_scores_are_identical() {
     let cached = build(1000, true);
     let uncached = build(0, false);

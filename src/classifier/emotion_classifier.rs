@@ -12,7 +12,7 @@ use crate::long_texts::{Aggregate, LongTexts};
 use crate::model::{LoadedModel, NetworkOptions};
 use crate::scores::{probabilities, EmotionScores};
 use crate::tokenize::TextEncoder;
-use crate::worker::{Batching, Pending, RowResult, WorkerHandle};
+use crate::worker::{Batching, PassStats, Pending, RowResult, WorkerHandle};
 
 use super::builder::Settings;
 use super::EmotionClassifierBuilder;
@@ -153,6 +153,14 @@ impl EmotionClassifier {
     /// answered from the cache, or repeated within one call, are not counted again.
     pub fn computed_texts(&self) -> u64 {
         self.inner.computed.load(Ordering::Relaxed)
+    }
+
+    /// What its forward passes have carried so far, all workers and clones together: passes,
+    /// sequences, real and padded tokens, time. With dynamic batching,
+    /// [`PassStats::sequences_per_pass`] shows how many callers' texts each pass served. Cheap:
+    /// a few atomic loads.
+    pub fn pass_stats(&self) -> PassStats {
+        self.inner.worker.pass_stats()
     }
 
     /// Stops the worker thread: requests it has not started and every later request fail with

@@ -9,6 +9,7 @@ use crossbeam_channel::{unbounded, Sender};
 use super::cores::CoreShare;
 use super::engine::Engine;
 use super::job::{Job, Message, RowResult};
+use super::stats::{PassCounters, PassStats};
 use crate::batch::BatchLimits;
 use crate::error::{Error, Result};
 
@@ -55,6 +56,7 @@ impl Pending {
 pub(crate) struct WorkerHandle {
     sender: Sender<Message>,
     workers: usize,
+    counters: Arc<PassCounters>,
 }
 
 impl WorkerHandle {
@@ -85,20 +87,38 @@ impl WorkerHandle {
         let (sender, receiver) = unbounded();
         let workers = engines.len();
         let cores = threads.map(|threads| Arc::new(CoreShare::new(threads, workers)));
+        let counters = Arc::new(PassCounters::default());
         for (index, engine) in engines.into_iter().enumerate() {
             let receiver = receiver.clone();
             let cores = cores.clone();
+            let pass_counters = Arc::clone(&counters);
             std::thread::Builder::new()
                 .name(format!("emotion-classifier-worker-{index}"))
                 .spawn(move || {
-                    super::run::run(engine, &receiver, batching, pad_id, cores.as_deref());
+                    super::run::run(
+                        engine,
+                        &receiver,
+                        batching,
+                        pad_id,
+                        cores.as_deref(),
+                        &pass_counters,
+                    );
                 })
                 .map_err(|source| Error::Io {
                     path: "emotion-classifier-worker thread".into(),
                     source,
                 })?;
         }
-        Ok(Self { sender, workers })
+        Ok(Self {
+            sender,
+            workers,
+            counters,
+        })
+    }
+
+    /// The forward passes run so far, all workers together.
+    pub(crate) fn pass_stats(&self) -> PassStats {
+        self.counters.snapshot()
     }
 
     /// Queues the forward pass of `sequences`; read the answer with [`Pending::wait`].

@@ -8,14 +8,18 @@
 //! share forward passes. If the workers stop or die, every waiting and later caller gets
 //! [`Error::WorkerStopped`](crate::Error::WorkerStopped), never a hang.
 //!
-//! The worker is generic over an [`Engine`], so its scheduling is tested without libtorch.
+//! Every pass is counted ([`PassStats`]: passes, sequences, real and padded tokens, time), so
+//! a user can see how well batching fills them. The worker is generic over an [`Engine`], so
+//! its scheduling is tested without libtorch.
 
 mod cores;
 mod engine;
 mod handle;
 mod job;
 mod run;
+mod stats;
 
 pub use handle::Batching;
 pub(crate) use handle::{Pending, WorkerHandle};
 pub(crate) use job::RowResult;
+pub use stats::PassStats;

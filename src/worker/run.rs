@@ -9,16 +9,19 @@ use super::cores::{Busy, CoreShare};
 use super::engine::Engine;
 use super::handle::Batching;
 use super::job::{Job, Message, RowResult};
+use super::stats::{Pass, PassCounters};
 use crate::batch::{plan_batches, PaddedBatch};
 
 /// Runs jobs until every handle is dropped or one sends [`Message::Stop`]. With `cores`, sets
-/// the engine's threads before each pass to what the pool's [`CoreShare`] gives it.
+/// the engine's threads before each pass to what the pool's [`CoreShare`] gives it. Every pass
+/// is counted in `counters`.
 pub(super) fn run<E: Engine>(
     mut engine: E,
     receiver: &Receiver<Message>,
     batching: Batching,
     pad_id: i64,
     cores: Option<&CoreShare>,
+    counters: &PassCounters,
 ) {
     // How many jobs the last batch had: as many callers are likely to send again.
     let mut expected_jobs = 1;
@@ -41,7 +44,7 @@ pub(super) fn run<E: Engine>(
                 threads = Some(busy.threads);
             }
         }
-        run_jobs(&mut engine, jobs, batching, pad_id, busy);
+        run_jobs(&mut engine, jobs, batching, pad_id, busy, counters);
     }
 }
 
@@ -94,6 +97,7 @@ fn run_jobs<E: Engine>(
     batching: Batching,
     pad_id: i64,
     busy: Option<Busy<'_>>,
+    counters: &PassCounters,
 ) {
     // Every text of every job, as (job, row) pairs.
     let rows: Vec<(usize, usize)> = jobs
@@ -115,7 +119,15 @@ fn run_jobs<E: Engine>(
             .map(|&i| jobs[rows[i].0].sequences[rows[i].1].as_slice())
             .collect();
         let padded = PaddedBatch::new(&sequences, pad_id);
-        match engine.logits(&padded) {
+        let start = Instant::now();
+        let outcome = engine.logits(&padded);
+        counters.record(&Pass {
+            sequences: padded.rows,
+            tokens: sequences.iter().map(|s| s.len()).sum(),
+            padded_tokens: padded.rows * padded.columns,
+            time: start.elapsed(),
+        });
+        match outcome {
             Ok(logits) if logits.len() == batch.len() => {
                 for (&i, row) in batch.iter().zip(logits) {
                     answers[rows[i].0][rows[i].1] = Some(Ok(row));
@@ -225,6 +237,29 @@ mod tests {
         let answer = worker.submit(sequences).unwrap().wait().unwrap();
         let rows: Vec<Vec<f32>> = answer.into_iter().map(|r| r.unwrap()).collect();
         assert_eq!(rows, [vec![7.0, 4.0], vec![8.0, 1.0], vec![9.0, 2.0]]);
+    }
+
+    #[test]
+    fn counts_every_pass_with_its_real_and_padded_tokens() {
+        let (worker, sizes) = echo(false, 1);
+        worker
+            .submit(vec![vec![7, 1, 1, 1], vec![8], vec![9, 1]])
+            .unwrap()
+            .wait()
+            .unwrap();
+        worker.submit(vec![vec![1, 1]]).unwrap().wait().unwrap();
+        assert_eq!(*sizes.lock().unwrap(), [3, 1]);
+        let stats = worker.pass_stats();
+        assert_eq!(
+            (
+                stats.passes,
+                stats.sequences,
+                stats.tokens,
+                stats.padded_tokens
+            ),
+            (2, 4, 9, 14)
+        );
+        assert!(stats.forward_time >= Duration::from_millis(2), "{stats:?}");
     }
 
     #[test]
