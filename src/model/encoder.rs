@@ -74,6 +74,14 @@ impl Linear {
         }
     }
 
+    /// `x` times the weight, without the bias: for a caller that adds it in its own next pass.
+    fn forward_unbiased(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.weight {
+            Weight::Plain(weight) => Ok(x.f_linear::<&Tensor>(weight, None)?),
+            Weight::Packed(packed) => packed.product_onto(x, Start::Nothing),
+        }
+    }
+
     /// `forward(x) + residual`; packed, the GEMM adds onto `residual + bias`, which saves a
     /// pass over the output.
     fn forward_plus(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
@@ -197,14 +205,23 @@ struct Pass {
 
 impl Pass {
     /// Queries, keys and values of the real tokens `x`, each `[batch * heads, length,
-    /// head_size]`: views of one copy of the fused projection (a view alone for one text).
+    /// head_size]`: views of one tensor in head order. The projection's bias is added by the
+    /// pass that copies it into head order, not copied into the GEMM's output first.
     fn heads(&self, qkv: &Linear, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
-        let qkv = self
+        let [batch, length, heads, head_size] =
+            [self.batch, self.length, self.heads, self.head_size];
+        let projected = self
             .layout
-            .unpack(&qkv.forward(x)?)?
-            .f_view([self.batch, self.length, 3, self.heads, self.head_size])?
-            .f_permute([2, 0, 3, 1, 4])?
-            .f_reshape([3, self.batch * self.heads, self.length, self.head_size])?;
+            .unpack(&qkv.forward_unbiased(x)?)?
+            .f_view([batch, length, 3, heads, head_size])?
+            .f_permute([2, 0, 3, 1, 4])?;
+        let bias = qkv.bias.f_view([3, 1, heads, 1, head_size])?;
+        let out = Tensor::f_empty(
+            [3, batch, heads, length, head_size],
+            (projected.kind(), projected.device()),
+        )?;
+        let ordered = projected.f_add_out(&out, &bias)?;
+        let qkv = ordered.f_view([3, batch * heads, length, head_size])?;
         Ok((qkv.f_get(0)?, qkv.f_get(1)?, qkv.f_get(2)?))
     }
 
