@@ -9,7 +9,7 @@ use super::cores::{Busy, CoreShare};
 use super::engine::Engine;
 use super::handle::Batching;
 use super::job::{Job, Message, RowResult};
-use super::stats::{Pass, PassCounters};
+use super::stats::{PassCounters, PassRecord};
 use crate::batch::{plan_batches, PaddedBatch};
 
 /// Runs jobs until every handle is dropped or one sends [`Message::Stop`]. With `cores`, sets
@@ -121,9 +121,9 @@ fn run_jobs<E: Engine>(
         let padded = PaddedBatch::new(&sequences, pad_id);
         let start = Instant::now();
         let outcome = engine.logits(&padded);
-        counters.record(&Pass {
+        counters.record(&PassRecord {
             sequences: padded.rows,
-            tokens: sequences.iter().map(|s| s.len()).sum(),
+            tokens: batch.iter().map(|&i| lengths[i]).sum(),
             padded_tokens: padded.rows * padded.columns,
             time: start.elapsed(),
         });

@@ -80,7 +80,7 @@ pub(crate) struct PassCounters {
 }
 
 /// One forward pass, as [`PassCounters::record`] counts it.
-pub(crate) struct Pass {
+pub(crate) struct PassRecord {
     pub(crate) sequences: usize,
     pub(crate) tokens: usize,
     pub(crate) padded_tokens: usize,
@@ -88,7 +88,7 @@ pub(crate) struct Pass {
 }
 
 impl PassCounters {
-    pub(crate) fn record(&self, pass: &Pass) {
+    pub(crate) fn record(&self, pass: &PassRecord) {
         let add = |counter: &AtomicU64, n: usize| {
             counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
         };
@@ -132,13 +132,13 @@ mod tests {
     #[test]
     fn sums_passes_and_derives_means() {
         let counters = PassCounters::default();
-        counters.record(&Pass {
+        counters.record(&PassRecord {
             sequences: 3,
             tokens: 12,
             padded_tokens: 15,
             time: Duration::from_millis(6),
         });
-        counters.record(&Pass {
+        counters.record(&PassRecord {
             sequences: 1,
             tokens: 5,
             padded_tokens: 5,
