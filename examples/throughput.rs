@@ -10,7 +10,8 @@
 //! without `--no-dynamic`). Prints one JSON line:
 //! `{"peer":"emotion-classifier","mode":..,"texts":N,"seconds":S,"texts_per_s":R,...}`, with
 //! how the forward passes were filled (`passes`, `texts_per_pass`, `padding`, `mean_pass_ms`,
-//! `workers_busy`, from [`EmotionClassifier::pass_stats`]), and with `--out`, every text's scores as JSON lines in the reference files' shape.
+//! `workers_busy`, from [`EmotionClassifier::pass_stats`]), and with `--out`, every text's
+//! scores as JSON lines in the reference files' shape.
 
 use std::io::Write;
 use std::path::PathBuf;
