@@ -7,8 +7,9 @@
 //! QKV projection, reads LayerNorm's epsilon from the config (rust-bert fixes it at 1e-12) and
 //! the feed-forward activation too ([`Activation`]). DistilBERT is the same post-LayerNorm
 //! transformer under other parameter names, without token types, with a ReLU head. Three more
-//! savings: its layer matrices can be packed once for MKL ([`PackedMatrix`]), only real tokens go through the linear layers ([`TokenLayout`]), and
-//! the last layer computes only each text's first token, the one the classification head reads.
+//! savings: its layer matrices can be packed once for MKL ([`PackedMatrix`]), only real tokens
+//! go through the linear layers ([`TokenLayout`]), and the last layer computes only each text's
+//! first token, the one the classification head reads.
 //! Every call is a fallible `f_` op: no panics. Parity with Python `transformers` is tested on
 //! the reference files.
 
