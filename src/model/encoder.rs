@@ -385,6 +385,32 @@ const DISTILBERT_LAYER: LayerNames = LayerNames {
     output_norm: "output_layer_norm",
 };
 
+/// The base model's prefix of `architecture`'s parameter names, where its layers are under
+/// it, and their names.
+fn base_names(architecture: Architecture) -> (&'static str, &'static str, &'static LayerNames) {
+    match architecture {
+        Architecture::Bert => ("bert", "encoder.layer", &BERT_LAYER),
+        Architecture::Roberta => ("roberta", "encoder.layer", &BERT_LAYER),
+        Architecture::DistilBert => ("distilbert", "transformer.layer", &DISTILBERT_LAYER),
+    }
+}
+
+/// The name of `architecture`'s word embedding matrix (one row per token id).
+pub(crate) fn word_embeddings_name(architecture: Architecture) -> String {
+    format!(
+        "{}.embeddings.word_embeddings.weight",
+        base_names(architecture).0
+    )
+}
+
+/// The name of `architecture`'s output layer, whose weight has one row per label.
+pub(crate) fn classifier_output_name(architecture: Architecture) -> &'static str {
+    match architecture {
+        Architecture::Bert | Architecture::DistilBert => "classifier",
+        Architecture::Roberta => "classifier.out_proj",
+    }
+}
+
 impl Encoder {
     /// Reads every parameter from `weights`, checking names and shapes.
     pub(crate) fn load(
@@ -393,16 +419,12 @@ impl Encoder {
         weights: &Weights,
     ) -> Result<Self> {
         let architecture = config.architecture();
-        let (base, layers_at, names) = match architecture {
-            Architecture::Bert => ("bert", "encoder.layer", &BERT_LAYER),
-            Architecture::Roberta => ("roberta", "encoder.layer", &BERT_LAYER),
-            Architecture::DistilBert => ("distilbert", "transformer.layer", &DISTILBERT_LAYER),
-        };
+        let (base, layers_at, names) = base_names(architecture);
         let h = shape.hidden;
         let labels = config.labels().len() as i64;
         let embeddings = format!("{base}.embeddings");
         let word_embeddings = weights.tensor_f32(
-            &format!("{embeddings}.word_embeddings.weight"),
+            &word_embeddings_name(architecture),
             &[config.vocab_size(), h],
         )?;
         let position_embeddings = weights.tensor_f32(
@@ -454,18 +476,19 @@ impl Encoder {
                 output_norm: LayerNorm::load(weights, &format!("{p}.{}", names.output_norm), h)?,
             });
         }
+        let output = Linear::load(weights, classifier_output_name(architecture), labels, h)?;
         let head = match architecture {
             Architecture::Roberta => Head::Roberta {
                 dense: Linear::load(weights, "classifier.dense", h, h)?,
-                out_proj: Linear::load(weights, "classifier.out_proj", labels, h)?,
+                out_proj: output,
             },
             Architecture::Bert => Head::Pooled {
                 pooler: Linear::load(weights, "bert.pooler.dense", h, h)?,
-                classifier: Linear::load(weights, "classifier", labels, h)?,
+                classifier: output,
             },
             Architecture::DistilBert => Head::Distil {
                 pre_classifier: Linear::load(weights, "pre_classifier", h, h)?,
-                classifier: Linear::load(weights, "classifier", labels, h)?,
+                classifier: output,
             },
         };
         let roberta = architecture == Architecture::Roberta;

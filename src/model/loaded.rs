@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use super::network::{word_embeddings_tensor, Network, NetworkOptions};
+use super::encoder::word_embeddings_name;
+use super::network::{Network, NetworkOptions};
 use super::weights::Weights;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
@@ -60,7 +61,7 @@ impl LoadedModel {
         copies: usize,
     ) -> Result<Self> {
         let embedding_rows = weights
-            .shape(word_embeddings_tensor(config.architecture()))?
+            .shape(&word_embeddings_name(config.architecture()))?
             .first()
             .copied()
             .unwrap_or(0);

@@ -4,10 +4,10 @@
 use tch::{Device, Kind, Tensor};
 
 use super::activation::Activation;
-use super::encoder::{Encoder, EncoderShape};
+use super::encoder::{classifier_output_name, Encoder, EncoderShape};
 use super::weights::Weights;
 use crate::batch::PaddedBatch;
-use crate::config::{Architecture, ModelConfig, NetworkConfig};
+use crate::config::{ModelConfig, NetworkConfig};
 use crate::error::{Error, Result};
 use crate::precision::Precision;
 
@@ -135,31 +135,14 @@ impl Network {
     }
 }
 
-/// The tensor whose rows are the classifier's outputs, one per label.
-fn output_tensor(architecture: Architecture) -> &'static str {
-    match architecture {
-        Architecture::Bert | Architecture::DistilBert => "classifier.weight",
-        Architecture::Roberta => "classifier.out_proj.weight",
-    }
-}
-
-/// The word embedding matrix, one row per token id.
-pub(crate) fn word_embeddings_tensor(architecture: Architecture) -> &'static str {
-    match architecture {
-        Architecture::Bert => "bert.embeddings.word_embeddings.weight",
-        Architecture::DistilBert => "distilbert.embeddings.word_embeddings.weight",
-        Architecture::Roberta => "roberta.embeddings.word_embeddings.weight",
-    }
-}
-
 fn check_label_count(config: &ModelConfig, weights: &Weights) -> Result<()> {
-    let tensor = output_tensor(config.architecture());
-    let outputs = weights.shape(tensor)?.first().copied().unwrap_or(0);
+    let tensor = format!("{}.weight", classifier_output_name(config.architecture()));
+    let outputs = weights.shape(&tensor)?.first().copied().unwrap_or(0);
     let labels = config.labels().len();
     if i64::try_from(labels).ok() != Some(outputs) {
         return Err(Error::LabelCountMismatch {
             path: weights.path().to_path_buf(),
-            tensor: tensor.to_string(),
+            tensor,
             labels,
             outputs,
         });
