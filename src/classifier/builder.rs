@@ -113,11 +113,12 @@ impl EmotionClassifierBuilder {
     /// all share one set of weights (each extra worker adds only its activations).
     ///
     /// Default: 2 when there are at least two [`threads`](Self::threads), else 1. Two workers
-    /// use two cores better than one worker with both on throughput work (many texts per call, or many callers): libtorch runs a small op
-    /// (LayerNorm, softmax, GELU on a short batch) on one thread while the other waits, and two
-    /// independent forward passes leave no core idle. Measured on MiniLM, 2 cores: 15-25% more
-    /// texts/s in `classify_batch`, and the same single-text latency, since a pass that starts
-    /// while no other worker is busy (a lone caller) takes all the threads.
+    /// use two cores better than one worker with both on throughput work (many texts per call,
+    /// or many callers): libtorch runs a small op (LayerNorm, softmax, GELU on a short batch) on
+    /// one thread while the other waits, and two independent forward passes leave no core idle.
+    /// Measured on MiniLM, 2 cores: 15-25% more texts/s in `classify_batch`, and the same
+    /// single-text latency, since a pass that starts while no other worker is busy (a lone
+    /// caller) takes all the threads.
     /// [`EmotionClassifier::workers`] tells how many a classifier got.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = Some(workers);

@@ -15,7 +15,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use super::activation::{fresh_f32_values, Activation};
+use super::activation::{f32_values, fresh_f32_values, Activation};
 use super::unpadded::TokenLayout;
 use super::weights::Weights;
 use crate::config::{Architecture, ModelConfig};
@@ -136,18 +136,6 @@ impl Linear {
             Weight::Packed(_) => vec![&mut self.bias],
         }
     }
-}
-
-/// The values of a contiguous f32 CPU parameter (a bias), read-only.
-fn f32_values(x: &Tensor) -> Option<&[f32]> {
-    let len = x.numel();
-    if x.kind() != Kind::Float || x.device() != Device::Cpu || !x.is_contiguous() || len == 0 {
-        return None;
-    }
-    // SAFETY: `x` is a contiguous f32 tensor in CPU memory holding `len > 0` elements from
-    // `data_ptr` on. Parameters are never written after loading (workers share them only
-    // to read), so shared reads are sound for as long as `x` lives.
-    Some(unsafe { std::slice::from_raw_parts(x.data_ptr().cast::<f32>(), len) })
 }
 
 struct LayerNorm {
