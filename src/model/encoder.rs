@@ -13,7 +13,7 @@
 //! Every call is a fallible `f_` op: no panics. Parity with Python `transformers` is tested on
 //! the reference files.
 
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use super::activation::{f32_values, fresh_f32_values, Activation};
 use super::unpadded::TokenLayout;
@@ -316,8 +316,8 @@ impl Head {
 /// The BERT-family sequence classifier: BERT, RoBERTa or DistilBERT.
 pub(crate) struct Encoder {
     word_embeddings: Tensor,
+    /// Position embeddings with token type 0's embedding added (see `load`).
     position_embeddings: Tensor,
-    token_type_embedding: Tensor,
     embedding_norm: LayerNorm,
     layers: Vec<Layer>,
     head: Head,
@@ -415,21 +415,21 @@ impl Encoder {
             &word_embeddings_name(architecture),
             &[config.vocab_size(), h],
         )?;
-        let position_embeddings = weights.tensor_f32(
+        // Single texts have token type 0 everywhere, so its embedding is the same for every
+        // token: it is added to the position table once, here, not to every token of every pass.
+        // DistilBERT has no token types.
+        let positions = weights.tensor_f32(
             &format!("{embeddings}.position_embeddings.weight"),
             &[config.max_position_embeddings(), h],
         )?;
-        // Single texts have token type 0 everywhere; DistilBERT has no token types (adding
-        // zeros changes nothing).
-        let token_type_embedding = if shape.type_vocab > 0 {
-            weights
-                .tensor_f32(
-                    &format!("{embeddings}.token_type_embeddings.weight"),
-                    &[shape.type_vocab, h],
-                )?
-                .f_get(0)?
+        let position_embeddings = if shape.type_vocab > 0 {
+            let token_types = weights.tensor_f32(
+                &format!("{embeddings}.token_type_embeddings.weight"),
+                &[shape.type_vocab, h],
+            )?;
+            positions.f_add(&token_types.f_get(0)?)?
         } else {
-            Tensor::f_zeros([h], (Kind::Float, Device::Cpu))?
+            positions
         };
         let embedding_norm = LayerNorm::load(weights, &format!("{embeddings}.LayerNorm"), h)?;
         let mut layers = Vec::new();
@@ -483,7 +483,6 @@ impl Encoder {
         Ok(Self {
             word_embeddings,
             position_embeddings,
-            token_type_embedding,
             embedding_norm,
             layers,
             head,
@@ -523,7 +522,6 @@ impl Encoder {
         Self {
             word_embeddings: self.word_embeddings.shallow_clone(),
             position_embeddings: self.position_embeddings.shallow_clone(),
-            token_type_embedding: self.token_type_embedding.shallow_clone(),
             embedding_norm: self.embedding_norm.share(),
             layers: self.layers.iter().map(Layer::share).collect(),
             head: self.head.share(),
@@ -549,11 +547,7 @@ impl Encoder {
     }
 
     fn tensors_mut(&mut self) -> Vec<&mut Tensor> {
-        let mut all = vec![
-            &mut self.word_embeddings,
-            &mut self.position_embeddings,
-            &mut self.token_type_embedding,
-        ];
+        let mut all = vec![&mut self.word_embeddings, &mut self.position_embeddings];
         all.extend(self.embedding_norm.tensors_mut());
         for layer in &mut self.layers {
             all.extend(layer.qkv.tensors_mut());
@@ -605,8 +599,7 @@ impl Encoder {
                     -1,
                     false,
                     false,
-                )?)?
-                .f_add(&self.token_type_embedding)?;
+                )?)?;
         // `[tokens, hidden]`: the real tokens of every text, one after the other.
         let mut x = self.embedding_norm.forward(&embedded, self.eps)?;
         // Additive mask, one row per (text, head): 0 on real tokens, -1e9 on padding (exp
