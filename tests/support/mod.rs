@@ -74,8 +74,26 @@ pub fn references(model: &str) -> Vec<Reference> {
         .collect()
 }
 
-/// The models that have a reference file.
-pub fn models_with_references() -> Vec<String> {
+/// The `model_type`s of test models that the crate does not run yet (issue 18 adds them):
+/// their reference files are skipped by the parity tests, and `not_yet_supported_models` checks
+/// that loading them is refused by name. A type leaves this list when the crate runs it.
+pub const NOT_YET_SUPPORTED: &[&str] = &[
+    "albert",
+    "deberta-v2",
+    "longformer",
+    "mobilebert",
+    "xlm-roberta",
+];
+
+/// A test model's `model_type`, from its config.
+pub fn model_type(name: &str) -> String {
+    let config = std::fs::read_to_string(model_dir(name).join("config.json")).expect("config");
+    let value: serde_json::Value = serde_json::from_str(&config).expect("config JSON");
+    value["model_type"].as_str().expect("model_type").to_owned()
+}
+
+/// Every model that has a reference file.
+pub fn all_models_with_references() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(reference_dir())
         .expect("reference folder")
         .filter_map(|e| {
@@ -85,6 +103,14 @@ pub fn models_with_references() -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The models that have a reference file, of the architectures the crate runs.
+pub fn models_with_references() -> Vec<String> {
+    all_models_with_references()
+        .into_iter()
+        .filter(|name| !NOT_YET_SUPPORTED.contains(&model_type(name).as_str()))
+        .collect()
 }
 
 /// Copies a model directory into a fresh temporary directory, for tests that break it.
