@@ -1,6 +1,6 @@
 //! Embeds libtorch's location (found by torch-sys) as an rpath in this package's binaries, tests
 //! and examples, so they run without `LD_LIBRARY_PATH`; and exports the crate's MKL vendor check
-//! from them, so libtorch's MKL uses its fast kernels on AMD CPUs too (src/mkl/vendor.rs).
+//! from them, so libtorch's MKL uses its fast kernels on AMD CPUs too (src/cpu/mkl/vendor.rs).
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");

@@ -41,8 +41,8 @@ run py-single "$py" "$peer" "$model" "$texts" --mode single "${common[@]}"
 one=(--workers 1)
 run rs-batch-f32 "$ours" "$texts" --model "$model" --mode batch --precision f32 "${common[@]}" --out "$out/rs-f32.jsonl"
 run rs-batch-f32-1-worker "$ours" "$texts" --model "$model" --mode batch --precision f32 "${one[@]}" "${common[@]}"
-# The same without the crate's MKL vendor override (src/mkl/vendor.rs): stock MKL, as Python
-# runs it; and without packed weights (src/mkl/packed.rs): libtorch's own `linear`.
+# The same without the crate's MKL vendor override (src/cpu/mkl/vendor.rs): stock MKL, as Python
+# runs it; and without packed weights (src/cpu/mkl/packed.rs): libtorch's own `linear`.
 run rs-batch-f32-stock-mkl env EMOTION_MKL_OVERRIDE=0 "$ours" "$texts" --model "$model" --mode batch --precision f32 "${common[@]}"
 run rs-batch-f32-plain-weights "$ours" "$texts" --model "$model" --mode batch --precision f32 --plain-weights "${common[@]}"
 # bf16 is emulated (very slow) on CPUs without AVX512-BF16: there, time it on 200 texts only.

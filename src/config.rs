@@ -147,7 +147,7 @@ impl ModelConfig {
     /// [`Error::MissingFile`], [`Error::Io`], [`Error::InvalidConfig`],
     /// [`Error::UnsupportedModelType`], [`Error::MissingLabels`] or [`Error::InvalidLabels`].
     pub fn from_file(path: &Path) -> Result<Self> {
-        let bytes = crate::files::read(path)?;
+        let bytes = crate::layout::read(path)?;
         Self::from_slice(path, &bytes)
     }
 

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::hub::HubError;
+
 /// Everything that can go wrong while loading a model or classifying text.
 ///
 /// Each variant names the file, tensor or option involved and keeps the underlying error as its
@@ -9,7 +11,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file or directory the model needs does not exist.
+    /// The model directory does not exist (or is not a directory).
+    #[error("model directory {path} does not exist")]
+    MissingModelDir {
+        /// The directory as given.
+        path: PathBuf,
+    },
+
+    /// A file the model needs does not exist.
     #[error("missing model file {path}")]
     MissingFile {
         /// The path that was looked for.
@@ -142,12 +151,13 @@ pub enum Error {
         source: tokenizers::Error,
     },
 
-    /// The tokenizer failed on an input text.
+    /// The tokenizer failed on an input text. Repeats of the text in one call share the
+    /// source.
     #[error("tokenization failed")]
     Tokenize {
         /// What the tokenizers crate said.
         #[source]
-        source: tokenizers::Error,
+        source: SharedSource,
     },
 
     /// libtorch reported an error.
@@ -158,12 +168,54 @@ pub enum Error {
         source: tch::TchError,
     },
 
-    /// The model's forward pass failed: an input the network cannot take (its shape is
-    /// described here), or a model output that does not fit its labels.
-    #[error("model forward pass failed: {message}")]
-    Forward {
-        /// The panic message.
-        message: String,
+    /// The network returned a different number of logit rows than the texts it was given (a
+    /// broken engine; never expected of the crate's own network).
+    #[error("the model returned {rows} rows of logits for {texts} texts")]
+    LogitRows {
+        /// Rows returned.
+        rows: usize,
+        /// Texts in the pass.
+        texts: usize,
+    },
+
+    /// A text's logits do not have one value per label.
+    #[error("the model returned {found} values for a text, but it has {labels} labels")]
+    LogitWidth {
+        /// Labels in `id2label`.
+        labels: usize,
+        /// Values the model returned for the text.
+        found: usize,
+    },
+
+    /// A linear layer packed for MKL was given an input it cannot take (not f32 on the CPU,
+    /// the wrong width, or too many rows for one GEMM); the crate's network never does this.
+    #[error("packed linear layer [{outputs}, {inputs}] cannot take input {input:?}: {reason}")]
+    PackedLinearInput {
+        /// The layer's outputs.
+        outputs: i64,
+        /// The layer's inputs.
+        inputs: i64,
+        /// The input's shape.
+        input: Vec<i64>,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// MKL asked for a packed weight buffer too large to allocate as one tensor.
+    #[error("MKL asked for a packed buffer of {floats} floats")]
+    PackedBufferSize {
+        /// The floats MKL asked for.
+        floats: usize,
+    },
+
+    /// The operating system refused to start a worker thread.
+    #[error("cannot start worker thread {index}")]
+    WorkerSpawn {
+        /// The worker's index.
+        index: usize,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
     },
 
     /// The forward pass for a group of texts failed; every text of that group gets this error,
@@ -200,129 +252,10 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// Not a Hugging Face Hub model id (`name` or `owner/name`, letters, digits, `-`, `_`, `.`).
-    #[error("invalid hub model id {id:?}: expected `owner/name` (letters, digits, '-', '_', '.')")]
-    InvalidHubId {
-        /// The id as given.
-        id: String,
-    },
-
-    /// Not a usable revision: empty, absolute, or with a `..` part (it names a file in the cache).
-    #[error("invalid hub revision {revision:?}: expected a branch, tag or commit hash")]
-    InvalidRevision {
-        /// The revision as given.
-        revision: String,
-    },
-
-    /// No Hugging Face cache folder could be found: none of `HF_HUB_CACHE`, `HF_HOME`,
-    /// `XDG_CACHE_HOME` is set and there is no home directory.
-    #[error("no Hugging Face cache folder: set HF_HUB_CACHE or HF_HOME")]
-    NoCacheDir,
-
-    /// The hub has no such model, revision or file (HTTP 404).
-    #[error("hub model {repo} (revision {revision}): {what} not found (HTTP 404)")]
-    HubNotFound {
-        /// The model id.
-        repo: String,
-        /// The revision asked for.
-        revision: String,
-        /// What was asked for: the model's listing or one file.
-        what: String,
-        /// The HTTP client's error.
-        #[source]
-        source: BoxedSource,
-    },
-
-    /// The hub answered with an HTTP error other than 404.
-    #[error("hub model {repo}: {what}: HTTP {status}")]
-    HubStatus {
-        /// The model id.
-        repo: String,
-        /// What was asked for: the model's listing or one file.
-        what: String,
-        /// The HTTP status.
-        status: u16,
-        /// The HTTP client's error.
-        #[source]
-        source: BoxedSource,
-    },
-
-    /// The hub could not be reached (connection refused, name resolution, TLS, timeout) and the
-    /// model is not in the cache.
-    #[error("cannot reach the hub at {endpoint} for {repo}, and it is not in the cache")]
-    HubUnreachable {
-        /// The model id.
-        repo: String,
-        /// The hub's address (`HF_ENDPOINT`).
-        endpoint: String,
-        /// The HTTP client's error.
-        #[source]
-        source: BoxedSource,
-    },
-
-    /// A download ended before the whole file arrived. Nothing was added to the cache: the bytes
-    /// received stay in a `.part` file that the next download resumes.
-    #[error("download of {file} for {repo} ended before the whole file arrived")]
-    HubIncomplete {
-        /// The model id.
-        repo: String,
-        /// The file being downloaded.
-        file: String,
-        /// The I/O error that ended it.
-        #[source]
-        source: BoxedSource,
-    },
-
-    /// A downloaded file's content does not match the hash the hub announced for it; the file
-    /// was removed from the cache.
-    #[error("download of {file} for {repo} is corrupt: expected hash {expected}, got {actual}")]
-    HubIntegrity {
-        /// The model id.
-        repo: String,
-        /// The file downloaded.
-        file: String,
-        /// The hash the hub announced (its ETag).
-        expected: String,
-        /// The hash of what arrived.
-        actual: String,
-    },
-
-    /// The hub's listing of the model lacks a file it needs.
-    #[error("hub model {repo} (revision {revision}) has no {file}")]
-    HubMissingFile {
-        /// The model id.
-        repo: String,
-        /// The revision.
-        revision: String,
-        /// The file (for weights, `model.safetensors`; for a tokenizer, `tokenizer.json`).
-        file: &'static str,
-    },
-
-    /// Any other failure while fetching from the hub (writing the cache, an unexpected answer).
-    #[error("hub model {repo}: {what} failed")]
-    Hub {
-        /// The model id.
-        repo: String,
-        /// What was being done.
-        what: String,
-        /// The underlying error.
-        #[source]
-        source: BoxedSource,
-    },
-
-    /// Offline (`HF_HUB_OFFLINE=1` or [`HubModel::offline`](crate::HubModel::offline)), and the
-    /// cache lacks the model or one of its files.
-    #[error("{repo} (revision {revision}) is not in the Hugging Face cache at {cache_dir} (missing {file}), and hub access is offline")]
-    NotInCache {
-        /// The model id.
-        repo: String,
-        /// The revision.
-        revision: String,
-        /// The cache folder looked in.
-        cache_dir: PathBuf,
-        /// The first file found missing.
-        file: &'static str,
-    },
+    /// A hub model could not be had: a bad id or revision, the hub's answer, the download,
+    /// or the cache (see [`HubError`]).
+    #[error(transparent)]
+    Hub(#[from] HubError),
 }
 
 impl From<tch::TchError> for Error {
@@ -330,6 +263,9 @@ impl From<tch::TchError> for Error {
         Error::Torch { source }
     }
 }
+
+/// A source error shared by several errors (the same text repeated in one call), kept whole.
+pub type SharedSource = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A source error from another crate, kept whole (for its `Display` and its own sources) without
 /// making that crate's types part of this crate's API.

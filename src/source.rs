@@ -65,8 +65,8 @@ impl ModelSource {
     /// snapshot in the cache after downloading what it lacks.
     ///
     /// # Errors
-    /// For a hub model, as [`HubModel`]'s loading: see the `Hub*`, [`NotInCache`](crate::Error::NotInCache)
-    /// and [`InvalidHubId`](crate::Error::InvalidHubId) errors.
+    /// For a hub model, [`Error::Hub`](crate::Error::Hub) with the [`HubError`](crate::HubError)
+    /// that says why.
     pub fn local_dir(&self) -> Result<PathBuf> {
         match self {
             Self::Dir(path) => Ok(path.clone()),

@@ -66,8 +66,8 @@ fn missing_directory() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("nowhere");
     match build(&dir) {
-        Err(Error::MissingFile { path }) => assert_eq!(path, dir),
-        other => panic!("expected MissingFile, got {other:?}"),
+        Err(Error::MissingModelDir { path }) => assert_eq!(path, dir),
+        other => panic!("expected MissingModelDir, got {other:?}"),
     }
 }
 

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use emotion_classifier::{EmotionClassifier, Error, HubModel};
+use emotion_classifier::{EmotionClassifier, Error, HubError, HubModel};
 use support::hub_server::{Fault, HubServer, COMMIT, LISTING};
 
 const ROBERTA: &str = "test-org/tiny-roberta";
@@ -105,12 +105,12 @@ fn offline_without_the_model_in_cache_names_what_is_missing() {
     let cache = tempfile::tempdir().unwrap();
     let model = hub_model(ROBERTA, &server, cache.path()).offline(true);
     match build(model) {
-        Err(Error::NotInCache {
+        Err(Error::Hub(HubError::NotInCache {
             repo,
             revision,
             cache_dir,
             file,
-        }) => {
+        })) => {
             assert_eq!(
                 (repo.as_str(), revision.as_str(), file),
                 (ROBERTA, "main", "config.json")
@@ -122,6 +122,47 @@ fn offline_without_the_model_in_cache_names_what_is_missing() {
     assert!(
         server.requests().is_empty(),
         "offline must not touch the network"
+    );
+}
+
+#[test]
+fn a_repository_with_both_slow_tokenizers_gets_the_one_its_architecture_reads() {
+    // A DistilBERT repository without tokenizer.json that also ships RoBERTa's vocab.json and
+    // merges.txt: the hub client must fetch vocab.txt, the file the loader reads for it.
+    let repo = tempfile::tempdir().unwrap();
+    let distilbert = support::model_dir("tiny-distilbert-emotion");
+    for file in ["config.json", "model.safetensors", "vocab.txt"] {
+        std::fs::copy(distilbert.join(file), repo.path().join(file)).unwrap();
+    }
+    let roberta = support::model_dir("tiny-roberta-emotion");
+    for file in ["vocab.json", "merges.txt"] {
+        std::fs::copy(roberta.join(file), repo.path().join(file)).unwrap();
+    }
+    let server = HubServer::start(&[("test-org/both-tokenizers", repo.path().to_path_buf())]);
+    let cache = tempfile::tempdir().unwrap();
+    let classifier = EmotionClassifier::builder()
+        .model(hub_model("test-org/both-tokenizers", &server, cache.path()))
+        .workers(1)
+        .threads(1)
+        .build()
+        .unwrap();
+    let mut downloaded = server.downloaded_files();
+    downloaded.sort();
+    assert_eq!(
+        downloaded,
+        ["config.json", "model.safetensors", "vocab.txt"]
+    );
+    // And it scores as the same model with its tokenizer.json does.
+    let local = EmotionClassifier::builder()
+        .model(distilbert)
+        .workers(1)
+        .threads(1)
+        .build()
+        .unwrap();
+    let texts = ["I love this!", "what a terrible, awful day", "Crème brûlée"];
+    assert_eq!(
+        classifier.classify_batch(&texts).unwrap(),
+        local.classify_batch(&texts).unwrap()
     );
 }
 
@@ -141,18 +182,18 @@ fn unknown_model_and_missing_file_are_not_found() {
     let server = server();
     let cache = tempfile::tempdir().unwrap();
     match build(hub_model("test-org/nope", &server, cache.path())) {
-        Err(Error::HubNotFound { repo, what, .. }) => {
+        Err(Error::Hub(HubError::NotFound { repo, what, .. })) => {
             assert_eq!(
                 (repo.as_str(), what.as_str()),
                 ("test-org/nope", "the file list")
             )
         }
-        other => panic!("expected HubNotFound, got {:?}", other.err()),
+        other => panic!("expected HubError::NotFound, got {:?}", other.err()),
     }
     server.set_fault("model.safetensors", Some(Fault::NotFound));
     match build(hub_model(ROBERTA, &server, cache.path())) {
-        Err(Error::HubNotFound { what, .. }) => assert_eq!(what, "model.safetensors"),
-        other => panic!("expected HubNotFound, got {:?}", other.err()),
+        Err(Error::Hub(HubError::NotFound { what, .. })) => assert_eq!(what, "model.safetensors"),
+        other => panic!("expected HubError::NotFound, got {:?}", other.err()),
     }
     assert!(!snapshot(cache.path(), ROBERTA)
         .join("model.safetensors")
@@ -165,7 +206,7 @@ fn server_errors_are_typed_with_their_status() {
     let cache = tempfile::tempdir().unwrap();
     server.set_fault("tokenizer.json", Some(Fault::ServerError));
     match build(hub_model(ROBERTA, &server, cache.path())) {
-        Err(Error::HubStatus { status, what, .. }) => {
+        Err(Error::Hub(HubError::Status { status, what, .. })) => {
             assert_eq!((status, what.as_str()), (500, "tokenizer.json"))
         }
         other => panic!("expected HubStatus, got {:?}", other.err()),
@@ -177,9 +218,9 @@ fn server_errors_are_typed_with_their_status() {
     server.set_fault("tokenizer.json", None);
     server.set_fault(LISTING, Some(Fault::ServerError));
     match build(hub_model(ROBERTA, &server, cache.path())) {
-        Err(Error::HubStatus {
+        Err(Error::Hub(HubError::Status {
             status: 500, what, ..
-        }) => assert_eq!(what, "the file list"),
+        })) => assert_eq!(what, "the file list"),
         other => panic!("expected HubStatus, got {:?}", other.err()),
     }
     // Once the model is cached, a 5xx listing falls back to the cache.
@@ -195,7 +236,7 @@ fn a_malformed_answer_that_panics_the_hub_client_is_an_error() {
     let cache = tempfile::tempdir().unwrap();
     server.set_fault("config.json", Some(Fault::RedirectWithoutLocation));
     match build(hub_model(ROBERTA, &server, cache.path())) {
-        Err(error @ Error::Hub { .. }) => {
+        Err(error @ Error::Hub(HubError::Other { .. })) => {
             let source = std::error::Error::source(&error).unwrap().to_string();
             assert!(source.contains("panicked"), "{source}");
         }
@@ -210,7 +251,7 @@ fn truncated_download_is_typed_and_never_trusted() {
     let cache = tempfile::tempdir().unwrap();
     server.set_fault("model.safetensors", Some(Fault::Truncate));
     match build(hub_model(ROBERTA, &server, cache.path())) {
-        Err(Error::HubIncomplete { repo, file, .. }) => {
+        Err(Error::Hub(HubError::Incomplete { repo, file, .. })) => {
             assert_eq!(
                 (repo.as_str(), file.as_str()),
                 (ROBERTA, "model.safetensors")
@@ -230,7 +271,7 @@ fn truncated_download_is_typed_and_never_trusted() {
         .collect();
     assert_eq!(parts.len(), 1);
     match build(hub_model(ROBERTA, &server, cache.path()).offline(true)) {
-        Err(Error::NotInCache { file, .. }) => assert_eq!(file, "model.safetensors"),
+        Err(Error::Hub(HubError::NotInCache { file, .. })) => assert_eq!(file, "model.safetensors"),
         other => panic!("expected NotInCache, got {:?}", other.err()),
     }
     // With the hub healthy again the download resumes from the .part file, and checks out.
@@ -251,12 +292,12 @@ fn corrupted_download_is_detected_and_removed() {
     for file in ["config.json", "model.safetensors"] {
         server.set_fault(file, Some(Fault::Corrupt));
         match build(hub_model(ROBERTA, &server, cache.path())) {
-            Err(Error::HubIntegrity {
+            Err(Error::Hub(HubError::Integrity {
                 file: failed,
                 expected,
                 actual,
                 ..
-            }) => {
+            })) => {
                 assert_eq!(failed, file);
                 assert_ne!(expected, actual);
                 let blob = cache
@@ -286,10 +327,13 @@ fn a_repository_without_weights_is_a_missing_file() {
     let server = HubServer::start(&[("test-org/no-weights", repo.path().to_path_buf())]);
     let cache = tempfile::tempdir().unwrap();
     match build(hub_model("test-org/no-weights", &server, cache.path())) {
-        Err(Error::HubMissingFile { file, .. }) => assert_eq!(file, "model.safetensors"),
-        other => panic!("expected HubMissingFile, got {:?}", other.err()),
+        Err(Error::Hub(HubError::MissingFile { file, .. })) => {
+            assert_eq!(file, "model.safetensors")
+        }
+        other => panic!("expected HubError::MissingFile, got {:?}", other.err()),
     }
-    assert!(server.downloaded_files().is_empty());
+    // Only the config, which says the architecture and so the files it needs.
+    assert_eq!(server.downloaded_files(), ["config.json"]);
 }
 
 #[test]
@@ -304,13 +348,13 @@ fn unreachable_hub_and_invalid_ids_are_typed() {
         .cache_dir(cache.path())
         .offline(false);
     match build(model) {
-        Err(Error::HubUnreachable { endpoint: e, .. }) => assert_eq!(e, endpoint),
+        Err(Error::Hub(HubError::Unreachable { endpoint: e, .. })) => assert_eq!(e, endpoint),
         other => panic!("expected HubUnreachable, got {:?}", other.err()),
     }
     for id in ["../../etc", "a/b/c", "", "owner/na me"] {
         let model = HubModel::new(id).cache_dir(cache.path()).offline(true);
         match build(model) {
-            Err(Error::InvalidHubId { id: got }) => assert_eq!(got, id),
+            Err(Error::Hub(HubError::InvalidId { id: got })) => assert_eq!(got, id),
             other => panic!("expected InvalidHubId for {id:?}, got {:?}", other.err()),
         }
     }
@@ -321,7 +365,9 @@ fn unreachable_hub_and_invalid_ids_are_typed() {
             .cache_dir(cache.path())
             .offline(false);
         match build(model) {
-            Err(Error::InvalidRevision { revision: got }) => assert_eq!(got, revision),
+            Err(Error::Hub(HubError::InvalidRevision { revision: got })) => {
+                assert_eq!(got, revision)
+            }
             other => panic!(
                 "expected InvalidRevision for {revision:?}, got {:?}",
                 other.err()

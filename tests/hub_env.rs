@@ -4,7 +4,9 @@
 
 mod support;
 
-use emotion_classifier::{classify, EmotionClassifier, Error, DEFAULT_HUB_MODEL, MODEL_ENV};
+use emotion_classifier::{
+    classify, EmotionClassifier, Error, HubError, DEFAULT_HUB_MODEL, MODEL_ENV,
+};
 use support::hub_server::HubServer;
 
 /// A folder laid out like the default model's hub repository: slow RoBERTa tokenizer files and
@@ -63,12 +65,12 @@ fn environment_variables_steer_the_hub() {
     // Another id, offline: not in the cache, and the error says where it looked.
     std::env::set_var(MODEL_ENV, "someone/other-model@v2");
     match EmotionClassifier::builder().build() {
-        Err(Error::NotInCache {
+        Err(Error::Hub(HubError::NotInCache {
             repo,
             revision,
             cache_dir,
             ..
-        }) => {
+        })) => {
             assert_eq!(
                 (repo.as_str(), revision.as_str()),
                 ("someone/other-model", "v2")
@@ -83,7 +85,9 @@ fn environment_variables_steer_the_hub() {
     std::env::set_var("HF_HUB_CACHE", other_cache.path());
     std::env::set_var(MODEL_ENV, DEFAULT_HUB_MODEL);
     match EmotionClassifier::builder().build() {
-        Err(Error::NotInCache { cache_dir, .. }) => assert_eq!(cache_dir, other_cache.path()),
+        Err(Error::Hub(HubError::NotInCache { cache_dir, .. })) => {
+            assert_eq!(cache_dir, other_cache.path())
+        }
         other => panic!("expected NotInCache, got {:?}", other.err()),
     }
 

@@ -245,7 +245,7 @@ impl EmotionClassifierBuilder {
             None => ModelSource::from_env(),
         };
         if !self.keep_default_malloc {
-            crate::allocator::tune_glibc_malloc();
+            crate::cpu::allocator::tune_glibc_malloc();
         }
         EmotionClassifier::load(Settings {
             source,

@@ -1,6 +1,5 @@
 //! [`EmotionClassifier`]: text in, [`EmotionScores`] out.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use crate::tokenize::TextEncoder;
 use crate::worker::{Batching, PassStats, Pending, RowResult, WorkerHandle};
 
 use super::builder::Settings;
+use super::requests::Requests;
 use super::EmotionClassifierBuilder;
 
 /// Classifies the emotions of texts with one loaded model.
@@ -210,48 +210,20 @@ impl EmotionClassifier {
     /// fails gets its own error and costs the others nothing.
     pub fn classify_each<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Result<EmotionScores>> {
         let inner = &*self.inner;
-        let mut results: Vec<Option<Result<EmotionScores>>> =
-            std::iter::repeat_with(|| None).take(texts.len()).collect();
-        // Distinct texts the cache did not have, and the inputs that hold each.
-        let mut unique: Vec<&str> = Vec::new();
-        let mut holders: Vec<Vec<usize>> = Vec::new();
-        let mut slot_of: HashMap<&str, usize> = HashMap::new();
-        for (index, text) in texts.iter().enumerate() {
-            let text = text.as_ref();
-            if let Some(&slot) = slot_of.get(text) {
-                holders[slot].push(index);
-            } else if let Some(hit) = inner.cache.as_ref().and_then(|c| c.get(text)) {
-                results[index] = Some(Ok((*hit).clone()));
-            } else {
-                slot_of.insert(text, unique.len());
-                unique.push(text);
-                holders.push(vec![index]);
-            }
+        let mut requests = Requests::new(texts, |text| {
+            inner.cache.as_ref().and_then(|cache| cache.get(text))
+        });
+        // Every round is tokenized and sent before the first answer is awaited, so the worker
+        // computes one round while this thread tokenizes the next.
+        let distinct = requests.texts().to_vec();
+        let mut sent = Vec::new();
+        for (round, texts) in distinct.chunks(ROUND).enumerate() {
+            sent.extend(inner.submit_round(round * ROUND, texts, &mut requests));
         }
-        // Each distinct text's windows' probabilities, or the error that stopped one of them.
-        let mut windows: Vec<Result<Vec<Vec<f32>>, Arc<Error>>> =
-            std::iter::repeat_with(|| Ok(Vec::new()))
-                .take(unique.len())
-                .collect();
-        let mut rounds = Vec::new();
-        for (round, texts) in unique.chunks(ROUND).enumerate() {
-            rounds.push(inner.submit_round(round * ROUND, texts, &holders, &mut results));
+        for (slots, answer) in sent {
+            inner.collect(&slots, answer, &mut requests);
         }
-        for submitted in rounds {
-            for (slots, answer) in submitted {
-                inner.collect(&slots, answer, &mut windows);
-            }
-        }
-        for (slot, outcome) in windows.into_iter().enumerate() {
-            if holders[slot].iter().all(|&i| results[i].is_some()) {
-                continue; // the tokenizer already failed on it
-            }
-            inner.finish(unique[slot], &holders[slot], outcome, &mut results);
-        }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or(Err(Error::WorkerStopped)))
-            .collect()
+        requests.results(|text, windows| inner.finish(text, &windows))
     }
 }
 
@@ -260,14 +232,8 @@ type Submitted = Vec<(Vec<usize>, Result<Pending>)>;
 
 impl Inner {
     /// Tokenizes `texts` (slots `first..`), plans their batches and sends them to the worker.
-    /// Texts the tokenizer rejects get their error in `results` at once.
-    fn submit_round(
-        &self,
-        first: usize,
-        texts: &[&str],
-        holders: &[Vec<usize>],
-        results: &mut [Option<Result<EmotionScores>>],
-    ) -> Submitted {
+    /// A text the tokenizer rejects is failed in `requests` at once.
+    fn submit_round(&self, first: usize, texts: &[&str], requests: &mut Requests) -> Submitted {
         let mut slots = Vec::with_capacity(texts.len());
         let mut sequences = Vec::with_capacity(texts.len());
         for (offset, text) in texts.iter().enumerate() {
@@ -278,14 +244,7 @@ impl Inner {
                         sequences.push(ids);
                     }
                 }
-                Err(e) => {
-                    let slot = first + offset;
-                    results[holders[slot][0]] = Some(Err(e));
-                    // Errors are not `Clone`; tokenizing again gives each repeat its own.
-                    for &index in &holders[slot][1..] {
-                        results[index] = Some(Err(self.tokenize_error(text)));
-                    }
-                }
+                Err(e) => requests.fail(first + offset, Arc::new(e)),
             }
         }
         let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
@@ -304,79 +263,36 @@ impl Inner {
             .collect()
     }
 
-    /// Waits for one job's answer and files each row's probabilities under its text's slot.
-    fn collect(
-        &self,
-        slots: &[usize],
-        answer: Result<Pending>,
-        windows: &mut [Result<Vec<Vec<f32>>, Arc<Error>>],
-    ) {
+    /// Waits for one job's answer and records each row's probabilities under its text's slot.
+    fn collect(&self, slots: &[usize], answer: Result<Pending>, requests: &mut Requests) {
         let rows: Vec<RowResult> = match answer.and_then(Pending::wait) {
             Ok(rows) => rows,
             Err(e) => vec![Err(Arc::new(e)); slots.len()],
         };
         for (&slot, row) in slots.iter().zip(rows) {
-            let probabilities =
-                row.map(|logits| probabilities(self.config.score_function(), &logits));
-            match (&mut windows[slot], probabilities) {
-                (Ok(done), Ok(p)) => done.push(p),
-                (entry @ Ok(_), Err(e)) => *entry = Err(e),
-                (Err(_), _) => {}
+            match row {
+                Ok(logits) => {
+                    requests.add_window(slot, probabilities(self.config.score_function(), &logits))
+                }
+                Err(e) => requests.fail(slot, e),
             }
         }
     }
 
-    /// Combines a text's windows into its scores, caches them and gives them to every input
-    /// holding the text.
-    fn finish(
-        &self,
-        text: &str,
-        holders: &[usize],
-        outcome: Result<Vec<Vec<f32>>, Arc<Error>>,
-        results: &mut [Option<Result<EmotionScores>>],
-    ) {
-        let scores = outcome.and_then(|w| {
-            EmotionScores::new(Arc::clone(&self.labels), self.aggregate.combine(&w)).ok_or_else(
-                || {
-                    Arc::new(Error::Forward {
-                        message: format!(
-                            "the model's output does not fit {} labels",
-                            self.labels.len()
-                        ),
-                    })
-                },
-            )
-        });
-        match scores {
-            Ok(scores) => {
-                let scores = Arc::new(scores);
-                if let Some(cache) = &self.cache {
-                    cache.insert(text, Arc::clone(&scores));
-                }
-                for &index in holders {
-                    results[index] = Some(Ok((*scores).clone()));
-                }
-            }
-            Err(shared) => {
-                for &index in holders {
-                    results[index] = Some(Err(match &*shared {
-                        Error::WorkerStopped => Error::WorkerStopped,
-                        _ => Error::BatchFailed {
-                            source: Arc::clone(&shared),
-                        },
-                    }));
-                }
-            }
+    /// Combines a text's windows into its scores and caches them.
+    fn finish(&self, text: &str, windows: &[Vec<f32>]) -> Result<Arc<EmotionScores>, Arc<Error>> {
+        let combined = self.aggregate.combine(windows);
+        let found = combined.len();
+        let scores = EmotionScores::new(Arc::clone(&self.labels), combined).ok_or_else(|| {
+            Arc::new(Error::LogitWidth {
+                labels: self.labels.len(),
+                found,
+            })
+        })?;
+        let scores = Arc::new(scores);
+        if let Some(cache) = &self.cache {
+            cache.insert(text, Arc::clone(&scores));
         }
-    }
-
-    /// The error tokenizing `text` gives, for a text known to fail.
-    fn tokenize_error(&self, text: &str) -> Error {
-        match self.encoder.encode(text) {
-            Err(e) => e,
-            Ok(_) => Error::Forward {
-                message: "the tokenizer accepted a text it had rejected".to_string(),
-            },
-        }
+        Ok(scores)
     }
 }

@@ -11,8 +11,10 @@ use hf_hub::{Cache, Repo, RepoType};
 
 use super::settings::HubSettings;
 use super::snapshot::{is_commit_hash, RepoCache};
-use super::{needed, verify, HubModel};
+use super::{verify, HubError, HubModel};
+use crate::config::ModelConfig;
 use crate::error::{BoxedSource, Error, Result};
+use crate::layout::{self, ModelFiles};
 
 /// Lists `model`'s revision, downloads the needed files the cache lacks, checks each download,
 /// and returns the snapshot folder.
@@ -43,38 +45,55 @@ pub(super) fn fetch(
         ));
     }
     let listed: Vec<&str> = info.siblings.iter().map(|s| s.rfilename.as_str()).collect();
-    let files = needed::files_to_fetch(&listed).map_err(|file| Error::HubMissingFile {
-        repo: model.id().to_owned(),
-        revision: model.revision_name().to_owned(),
-        file,
-    })?;
+    let missing = |file| {
+        Error::Hub(HubError::MissingFile {
+            repo: model.id().to_owned(),
+            revision: model.revision_name().to_owned(),
+            file,
+        })
+    };
     let dir = cache.snapshot_dir(&info.sha);
-    for file in files {
+    let download = |file: &str| -> Result<()> {
         if dir.join(file).is_file() {
-            continue;
+            return Ok(());
         }
         let path =
             guarded(model, file, || repo.download(file))?.map_err(|e| repo_error(file, e))?;
-        let checked = verify::check_download(&path).map_err(|e| Error::Hub {
-            repo: model.id().to_owned(),
-            what: format!("checking {file}"),
-            source: Box::new(e),
+        let checked = verify::check_download(&path).map_err(|e| {
+            Error::Hub(HubError::Other {
+                repo: model.id().to_owned(),
+                what: format!("checking {file}"),
+                source: Box::new(e),
+            })
         })?;
-        if let Err(mismatch) = checked {
-            return Err(Error::HubIntegrity {
+        checked.map_err(|mismatch| {
+            Error::Hub(HubError::Integrity {
                 repo: model.id().to_owned(),
                 file: file.to_owned(),
                 expected: mismatch.expected,
                 actual: mismatch.actual,
-            });
-        }
+            })
+        })
+    };
+    // The config says the architecture, which decides the tokenizer files (see `layout`); an
+    // architecture the crate cannot run fails here, before the weights are downloaded.
+    if !listed.contains(&layout::CONFIG) {
+        return Err(missing(layout::CONFIG));
+    }
+    download(layout::CONFIG)?;
+    let architecture = ModelConfig::from_file(&dir.join(layout::CONFIG))?.architecture();
+    let files = ModelFiles::choose(architecture, |file| listed.contains(&file)).map_err(missing)?;
+    for file in files.all() {
+        download(file)?;
     }
     cache
         .write_ref(model.revision_name(), &info.sha)
-        .map_err(|e| Error::Hub {
-            repo: model.id().to_owned(),
-            what: "recording the revision in the cache".to_owned(),
-            source: Box::new(e),
+        .map_err(|e| {
+            Error::Hub(HubError::Other {
+                repo: model.id().to_owned(),
+                what: "recording the revision in the cache".to_owned(),
+                source: Box::new(e),
+            })
         })?;
     Ok(dir)
 }
@@ -83,13 +102,13 @@ pub(super) fn fetch(
 /// failed on its side (as Python's `huggingface_hub` falls back).
 pub(super) fn may_use_cache(error: &Error) -> bool {
     match error {
-        Error::HubUnreachable { .. } => true,
-        Error::HubStatus { status, .. } => *status >= 500,
+        Error::Hub(HubError::Unreachable { .. }) => true,
+        Error::Hub(HubError::Status { status, .. }) => *status >= 500,
         _ => false,
     }
 }
 
-/// Runs a call into `hf-hub`, turning a panic into [`Error::Hub`]: `hf-hub` 0.4 unwraps some of
+/// Runs a call into `hf-hub`, turning a panic into [`HubError::Other`]: `hf-hub` 0.4 unwraps some of
 /// what the server sends (a redirect without `Location` panics it), and a server's answer is
 /// input like any other.
 fn guarded<T>(model: &HubModel, what: &str, call: impl FnOnce() -> T) -> Result<T> {
@@ -100,11 +119,11 @@ fn guarded<T>(model: &HubModel, what: &str, call: impl FnOnce() -> T) -> Result<
 }
 
 fn other(model: &HubModel, what: &str, message: &str) -> Error {
-    Error::Hub {
+    Error::Hub(HubError::Other {
         repo: model.id().to_owned(),
         what: what.to_owned(),
         source: message.into(),
-    }
+    })
 }
 
 /// `hf-hub`'s error as this crate's: by HTTP status, unreachable hub, or body cut short.
@@ -130,24 +149,24 @@ fn map_error(model: &HubModel, settings: &HubSettings, what: &str, error: ApiErr
             );
             let source: BoxedSource = request;
             match status {
-                Some(404) => Error::HubNotFound {
+                Some(404) => Error::Hub(HubError::NotFound {
                     repo,
                     revision: model.revision_name().to_owned(),
                     what,
                     source,
-                },
-                Some(status) => Error::HubStatus {
+                }),
+                Some(status) => Error::Hub(HubError::Status {
                     repo,
                     what,
                     status,
                     source,
-                },
-                None if unreachable => Error::HubUnreachable {
+                }),
+                None if unreachable => Error::Hub(HubError::Unreachable {
                     repo,
                     endpoint: settings.endpoint.clone(),
                     source,
-                },
-                None => Error::Hub { repo, what, source },
+                }),
+                None => Error::Hub(HubError::Other { repo, what, source }),
             }
         }
         ApiError::IoError(io)
@@ -159,16 +178,16 @@ fn map_error(model: &HubModel, settings: &HubSettings, what: &str, error: ApiErr
                     | std::io::ErrorKind::TimedOut
             ) =>
         {
-            Error::HubIncomplete {
+            Error::Hub(HubError::Incomplete {
                 repo,
                 file: what,
                 source: Box::new(io),
-            }
+            })
         }
-        other => Error::Hub {
+        other => Error::Hub(HubError::Other {
             repo,
             what,
             source: Box::new(other),
-        },
+        }),
     }
 }

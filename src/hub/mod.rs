@@ -4,17 +4,20 @@
 //! folder in the Hugging Face cache (the layout Python's `huggingface_hub` uses, so either side
 //! reuses what the other downloaded), fetching only the files the model needs.
 //!
+//! - [`error`]: [`HubError`], why a hub model could not be had.
 //! - [`model`]: the public description (id, revision, endpoint, cache, offline).
 //! - [`settings`]: those options merged with `HF_ENDPOINT`, `HF_HUB_CACHE`, `HF_HOME`,
 //!   `HF_HUB_OFFLINE` and `HF_TOKEN`.
-//! - [`needed`]: which files a model needs (pure logic over file names).
 //! - [`snapshot`]: finding a complete snapshot in the cache, without the network.
 //! - [`fetch`]: listing and downloading, with hf-hub's errors mapped to [`crate::Error`].
 //! - [`verify`]: checking each download against the hash the hub announced.
+//!
+//! Which files a model needs is [`crate::layout`]'s answer, as for a local folder: the hub
+//! client reads `config.json` first, since the architecture decides the tokenizer files.
 
+mod error;
 mod fetch;
 mod model;
-mod needed;
 mod settings;
 mod snapshot;
 mod verify;
@@ -23,6 +26,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
+pub use error::HubError;
 pub use model::{HubModel, DEFAULT_HUB_MODEL};
 
 /// The local folder holding `model`'s files, downloading what the cache lacks.
@@ -32,9 +36,12 @@ pub use model::{HubModel, DEFAULT_HUB_MODEL};
 /// Python does.
 ///
 /// # Errors
-/// [`Error::InvalidHubId`], [`Error::InvalidRevision`], [`Error::NoCacheDir`], [`Error::NotInCache`] (offline), or one of
-/// the hub errors ([`Error::HubNotFound`], [`Error::HubStatus`], [`Error::HubUnreachable`],
-/// [`Error::HubIncomplete`], [`Error::HubIntegrity`], [`Error::HubMissingFile`], [`Error::Hub`]).
+/// [`Error::Hub`] with a [`HubError`]: [`HubError::InvalidId`], [`HubError::InvalidRevision`],
+/// [`HubError::NoCacheDir`], [`HubError::NotInCache`] (offline), or what the hub or the
+/// download did ([`HubError::NotFound`], [`HubError::Status`], [`HubError::Unreachable`],
+/// [`HubError::Incomplete`], [`HubError::Integrity`], [`HubError::MissingFile`],
+/// [`HubError::Other`]). The model's config, read to choose its files, can fail as a local
+/// one does ([`Error::InvalidConfig`], [`Error::UnsupportedModelType`], ...).
 pub(crate) fn resolve(model: &HubModel) -> Result<PathBuf> {
     model::validate_id(model.id())?;
     model::validate_revision(model.revision_name())?;
@@ -42,11 +49,13 @@ pub(crate) fn resolve(model: &HubModel) -> Result<PathBuf> {
     let cache = snapshot::RepoCache::new(&settings.cache_dir, model.id());
     let cached = || cache.complete_snapshot(model.revision_name());
     if settings.offline {
-        return cached().map_err(|file| Error::NotInCache {
-            repo: model.id().to_owned(),
-            revision: model.revision_name().to_owned(),
-            cache_dir: settings.cache_dir.clone(),
-            file,
+        return cached().map_err(|file| {
+            Error::Hub(HubError::NotInCache {
+                repo: model.id().to_owned(),
+                revision: model.revision_name().to_owned(),
+                cache_dir: settings.cache_dir.clone(),
+                file,
+            })
         });
     }
     match fetch::fetch(model, &settings, &cache) {

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::HubError;
 use crate::error::{Error, Result};
 
 /// The model used when nothing else is configured: DistilRoBERTa fine-tuned on six emotion
@@ -129,7 +130,7 @@ pub(crate) fn validate_id(id: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidHubId { id: id.to_owned() })
+        Err(Error::Hub(HubError::InvalidId { id: id.to_owned() }))
     }
 }
 
@@ -147,9 +148,9 @@ pub(crate) fn validate_revision(revision: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidRevision {
+        Err(Error::Hub(HubError::InvalidRevision {
             revision: revision.to_owned(),
-        })
+        }))
     }
 }
 
@@ -179,7 +180,10 @@ mod tests {
             &"x".repeat(97),
         ] {
             assert!(
-                matches!(validate_id(bad), Err(Error::InvalidHubId { .. })),
+                matches!(
+                    validate_id(bad),
+                    Err(Error::Hub(HubError::InvalidId { .. }))
+                ),
                 "{bad:?}"
             );
         }
@@ -207,7 +211,10 @@ mod tests {
             "a\\b",
         ] {
             assert!(
-                matches!(validate_revision(bad), Err(Error::InvalidRevision { .. })),
+                matches!(
+                    validate_revision(bad),
+                    Err(Error::Hub(HubError::InvalidRevision { .. }))
+                ),
                 "{bad:?}"
             );
         }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::HubError;
 use super::HubModel;
 use crate::error::{Error, Result};
 
@@ -50,7 +51,7 @@ impl HubSettings {
             None => var("HF_HUB_CACHE")
                 .map(PathBuf::from)
                 .or_else(|| hf_home.as_ref().map(|home| home.join("hub")))
-                .ok_or(Error::NoCacheDir)?,
+                .ok_or(Error::Hub(HubError::NoCacheDir))?,
         };
         let offline = model
             .offline_override()
@@ -153,7 +154,7 @@ mod tests {
         }
         assert!(matches!(
             with_env(&HubModel::new("a/b"), &[]),
-            Err(Error::NoCacheDir)
+            Err(Error::Hub(HubError::NoCacheDir))
         ));
     }
 

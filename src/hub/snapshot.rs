@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::needed;
+use crate::config::ModelConfig;
+use crate::layout::{self, ModelFiles};
 
 /// The cache folder of one model repository.
 pub(crate) struct RepoCache {
@@ -42,8 +43,12 @@ impl RepoCache {
     /// The first needed file that is missing (`config.json` when there is no snapshot at all).
     pub(crate) fn complete_snapshot(&self, revision: &str) -> Result<PathBuf, &'static str> {
         let dir = self.commit_for(revision).map(|c| self.snapshot_dir(&c));
-        let dir = dir.ok_or(needed::CONFIG)?;
-        needed::check_complete(|file| dir.join(file).is_file())?;
+        let dir = dir.ok_or(layout::CONFIG)?;
+        // A config that is missing or cannot be read counts as missing: the model needs it.
+        let architecture = ModelConfig::from_file(&dir.join(layout::CONFIG))
+            .map_err(|_| layout::CONFIG)?
+            .architecture();
+        ModelFiles::choose(architecture, |file| dir.join(file).is_file())?;
         Ok(dir)
     }
 
@@ -71,11 +76,21 @@ mod tests {
 
     const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
+    /// A valid config, whose architecture (BERT) decides the tokenizer files.
+    const BERT_CONFIG: &str = r#"{"model_type":"bert","id2label":{"0":"a","1":"b"},
+        "max_position_embeddings":512,"vocab_size":100,"hidden_size":8,"intermediate_size":16,
+        "num_attention_heads":2,"num_hidden_layers":1}"#;
+
     fn fill(cache: &RepoCache, files: &[&str]) {
         let dir = cache.snapshot_dir(COMMIT);
         std::fs::create_dir_all(&dir).unwrap();
         for file in files {
-            std::fs::write(dir.join(file), "x").unwrap();
+            let content = if *file == "config.json" {
+                BERT_CONFIG
+            } else {
+                "x"
+            };
+            std::fs::write(dir.join(file), content).unwrap();
         }
     }
 
@@ -112,6 +127,31 @@ mod tests {
         assert_eq!(cache.complete_snapshot(COMMIT), Err("model.safetensors"));
         cache.write_ref("main", "../../escape").unwrap();
         assert_eq!(cache.complete_snapshot("main"), Err("config.json"));
+    }
+
+    #[test]
+    fn the_configs_architecture_decides_which_tokenizer_counts() {
+        let temp = tempfile::tempdir().unwrap();
+        let cache = RepoCache::new(temp.path(), "owner/name");
+        // BERT reads vocab.txt; RoBERTa's files are no tokenizer for it.
+        fill(
+            &cache,
+            &[
+                "config.json",
+                "vocab.json",
+                "merges.txt",
+                "model.safetensors",
+            ],
+        );
+        assert_eq!(cache.complete_snapshot(COMMIT), Err("tokenizer.json"));
+        fill(&cache, &["vocab.txt"]);
+        assert_eq!(
+            cache.complete_snapshot(COMMIT),
+            Ok(cache.snapshot_dir(COMMIT))
+        );
+        // A config that cannot be read is as good as none.
+        std::fs::write(cache.snapshot_dir(COMMIT).join("config.json"), "{").unwrap();
+        assert_eq!(cache.complete_snapshot(COMMIT), Err("config.json"));
     }
 
     #[test]

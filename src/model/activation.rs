@@ -2,12 +2,12 @@
 //! RoBERTa, `activation` for DistilBERT).
 //!
 //! Nearly every emotion model uses exact GELU, which runs on the crate's own kernel
-//! ([`crate::gelu`]); the others run on libtorch's ops, with `transformers`' definitions.
+//! ([`crate::cpu::gelu`]); the others run on libtorch's ops, with `transformers`' definitions.
 
 use tch::{Device, Kind, Tensor};
 
+use crate::cpu::gelu::gelu_in_place;
 use crate::error::Result;
-use crate::gelu::gelu_in_place;
 
 /// An activation `transformers` and rust-bert both know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,18 +2,14 @@
 
 use std::path::Path;
 
-use super::encoder::word_embeddings_name;
+use super::names::Names;
 use super::network::{Network, NetworkOptions};
-use super::weights::Weights;
+use crate::checkpoint::Weights;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
+use crate::layout::{self, ModelFiles, WeightsFile};
 use crate::long_texts::LongTexts;
 use crate::tokenize::{load_tokenizer, TextEncoder};
-
-/// The files of a model directory in Hugging Face layout.
-pub(crate) const CONFIG_FILE: &str = "config.json";
-pub(crate) const SAFETENSORS_FILE: &str = "model.safetensors";
-pub(crate) const PYTORCH_FILE: &str = "pytorch_model.bin";
 
 /// A model ready to run: its config, its tokenizer and its network (one per worker, all on
 /// one set of weights).
@@ -37,19 +33,24 @@ impl LoadedModel {
         copies: usize,
     ) -> Result<Self> {
         if !dir.is_dir() {
-            return Err(Error::MissingFile {
+            return Err(Error::MissingModelDir {
                 path: dir.to_path_buf(),
             });
         }
-        let config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
-        let (tokenizer, tokenizer_path) = load_tokenizer(dir, config.architecture())?;
+        let config = ModelConfig::from_file(&dir.join(layout::CONFIG))?;
+        let files = ModelFiles::in_dir(dir, config.architecture())?;
+        let (tokenizer, tokenizer_path) = load_tokenizer(dir, &files)?;
         let encoder = TextEncoder::new(
             tokenizer,
             &tokenizer_path,
             config.max_input_tokens(),
             long_texts,
         )?;
-        let weights = read_weights(dir)?;
+        let weights_path = dir.join(files.weights.file());
+        let weights = match files.weights {
+            WeightsFile::Safetensors => Weights::from_safetensors(&weights_path)?,
+            WeightsFile::Pytorch => crate::checkpoint::read_torch_zip(&weights_path)?,
+        };
         Self::from_parts(config, encoder, &weights, options, copies)
     }
 
@@ -61,7 +62,7 @@ impl LoadedModel {
         copies: usize,
     ) -> Result<Self> {
         let embedding_rows = weights
-            .shape(&word_embeddings_name(config.architecture()))?
+            .shape(&Names::of(config.architecture()).word_embeddings())?
             .first()
             .copied()
             .unwrap_or(0);
@@ -73,29 +74,13 @@ impl LoadedModel {
                 embedding_rows,
             });
         }
-        let first = Network::load(&config, weights, options)?;
-        let mut networks = Vec::with_capacity(copies.max(1));
-        for _ in 1..copies {
-            networks.push(first.share());
-        }
-        networks.insert(0, first);
+        let networks = Network::load(&config, weights, options, copies)?;
         Ok(Self {
             config,
             encoder,
             networks,
         })
     }
-}
-
-/// The weights of `dir`, preferring safetensors; without either file, the missing file named is
-/// `model.safetensors`.
-fn read_weights(dir: &Path) -> Result<Weights> {
-    let safetensors = dir.join(SAFETENSORS_FILE);
-    let pytorch = dir.join(PYTORCH_FILE);
-    if !safetensors.exists() && pytorch.exists() {
-        return super::pickle::read_torch_zip(&pytorch);
-    }
-    Weights::from_safetensors(&safetensors)
 }
 
 #[cfg(test)]

@@ -1,17 +1,21 @@
 //! A model loaded from disk: config, tokenizer and network, checked against each other once.
 //!
-//! `weights` reads checkpoint tensors and checks them (`pickle` reads PyTorch's `.bin` ones);
-//! `network` runs them on the crate's fused `encoder` (BERT, RoBERTa and DistilBERT, with the
-//! feed-forward `activation` their config names). [`LoadedModel`] ties the network to its
-//! config and tokenizer.
+//! - [`LoadedModel`] (`loaded`) ties the network to its config and tokenizer.
+//! - [`Network`] (`network`) holds the crate's fused [`encoder`]: the embeddings, the stack of
+//!   `layer`s and the head, built from `linear` blocks whose parameters `params` fetches from
+//!   a checkpoint under the architecture's `names`, in their final dtype and device.
+//! - `activation` is the feed-forward activation the config names; `unpadded` keeps a batch as
+//!   its real tokens only.
 
 mod activation;
 mod encoder;
+mod layer;
+mod linear;
 mod loaded;
+mod names;
 mod network;
-mod pickle;
+mod params;
 mod unpadded;
-mod weights;
 
 pub(crate) use loaded::LoadedModel;
 pub(crate) use network::{Network, NetworkOptions};

@@ -4,9 +4,11 @@
 use tch::{Device, Kind, Tensor};
 
 use super::activation::Activation;
-use super::encoder::{classifier_output_name, Encoder, EncoderShape};
-use super::weights::Weights;
+use super::encoder::{Encoder, EncoderShape};
+use super::names::Names;
+use super::params::Params;
 use crate::batch::PaddedBatch;
+use crate::checkpoint::Weights;
 use crate::config::{ModelConfig, NetworkConfig};
 use crate::error::{Error, Result};
 use crate::precision::Precision;
@@ -30,7 +32,9 @@ pub(crate) struct Network {
 }
 
 impl Network {
-    /// Builds the architecture `config` names and fills every parameter from `weights`.
+    /// Builds the architecture `config` names and fills every parameter from `weights`:
+    /// `copies` networks (at least one, one per worker) on one set of parameters, each tensor
+    /// converted, moved and packed once.
     ///
     /// # Errors
     /// [`Error::LabelCountMismatch`] when the classifier's outputs differ from the labels;
@@ -39,7 +43,8 @@ impl Network {
         config: &ModelConfig,
         weights: &Weights,
         options: NetworkOptions,
-    ) -> Result<Self> {
+        copies: usize,
+    ) -> Result<Vec<Self>> {
         let NetworkOptions {
             precision,
             device,
@@ -48,9 +53,9 @@ impl Network {
         check_label_count(config, weights)?;
         // On a GPU the model runs in f16; on the CPU in the requested precision.
         let kind = match (device, precision) {
-            (Device::Cuda(_), _) => Some(Kind::Half),
-            (_, Precision::Bf16) => Some(Kind::BFloat16),
-            (_, Precision::F32) => None,
+            (Device::Cuda(_), _) => Kind::Half,
+            (_, Precision::Bf16) => Kind::BFloat16,
+            (_, Precision::F32) => Kind::Float,
         };
         let shape = match config.network() {
             NetworkConfig::Bert(c, eps) | NetworkConfig::Roberta(c, eps) => EncoderShape {
@@ -73,31 +78,16 @@ impl Network {
                 activation: Activation::from(c.activation),
             },
         };
-        let mut encoder = Encoder::load(config, &shape, weights)?;
-        if device != Device::Cpu {
-            encoder.set_device(device)?;
-        }
-        if let Some(kind) = kind {
-            encoder.set_kind(kind)?;
-        }
-        if pack_weights && device == Device::Cpu && kind.is_none() {
-            encoder.pack_weights()?;
-        }
-        Ok(Self {
-            encoder,
-            labels: config.labels().len(),
-            device,
-        })
-    }
-
-    /// Another network on the same weights, for another worker: every parameter is shared (no
-    /// copy, no second conversion or packing).
-    pub(crate) fn share(&self) -> Self {
-        Self {
-            encoder: self.encoder.share(),
-            labels: self.labels,
-            device: self.device,
-        }
+        let params = Params::new(weights, kind, device, pack_weights);
+        (0..copies.max(1))
+            .map(|_| {
+                Ok(Self {
+                    encoder: Encoder::load(config, &shape, &params)?,
+                    labels: config.labels().len(),
+                    device,
+                })
+            })
+            .collect()
     }
 
     /// Where the word embedding matrix's data is: equal for networks that share weights.
@@ -136,7 +126,7 @@ impl Network {
 }
 
 fn check_label_count(config: &ModelConfig, weights: &Weights) -> Result<()> {
-    let tensor = format!("{}.weight", classifier_output_name(config.architecture()));
+    let tensor = Names::of(config.architecture()).classifier_output_weight();
     let outputs = weights.shape(&tensor)?.first().copied().unwrap_or(0);
     let labels = config.labels().len();
     if i64::try_from(labels).ok() != Some(outputs) {

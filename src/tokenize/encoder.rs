@@ -67,7 +67,9 @@ impl TextEncoder {
         let encoding = self
             .tokenizer
             .encode(text, true)
-            .map_err(|source| Error::Tokenize { source })?;
+            .map_err(|source| Error::Tokenize {
+                source: source.into(),
+            })?;
         let mut windows = vec![encoding.get_ids().to_vec()];
         if self.chunked {
             windows.extend(

@@ -1,4 +1,5 @@
-//! The tokenizer of a model directory: `tokenizer.json`, or else the files of a "slow" tokenizer.
+//! The tokenizer of a model directory: `tokenizer.json`, or else the files of a "slow" tokenizer
+//! ([`crate::layout`] says which).
 //!
 //! The conversion follows `transformers`' `convert_slow_tokenizer`: RoBERTa is byte-level BPE
 //! with `<s> … </s>` around each text; BERT and DistilBERT are WordPiece with BERT's normalizer
@@ -16,54 +17,37 @@ use tokenizers::processors::bert::BertProcessing;
 use tokenizers::processors::roberta::RobertaProcessing;
 use tokenizers::{AddedToken, Tokenizer};
 
-use crate::config::Architecture;
 use crate::error::{Error, Result};
+use crate::layout::{ModelFiles, TokenizerFiles, TOKENIZER_CONFIG};
 
-/// The fast tokenizer's file.
-const TOKENIZER_FILE: &str = "tokenizer.json";
-const TOKENIZER_CONFIG_FILE: &str = "tokenizer_config.json";
-const BPE_VOCAB_FILE: &str = "vocab.json";
-const BPE_MERGES_FILE: &str = "merges.txt";
-const WORDPIECE_VOCAB_FILE: &str = "vocab.txt";
-
-/// The tokenizer of the model in `dir` and the file it was read from: `tokenizer.json` if
-/// present, else the slow tokenizer's files for `architecture`.
+/// The tokenizer `files` names in `dir`, and the file it was read from (the vocabulary, for a
+/// slow tokenizer).
 ///
 /// # Errors
-/// [`Error::MissingFile`] naming `tokenizer.json` when neither kind is there,
-/// [`Error::Io`], [`Error::InvalidConfig`] for a bad `tokenizer_config.json`, or
-/// [`Error::TokenizerLoad`].
-pub(crate) fn load_tokenizer(
-    dir: &Path,
-    architecture: Architecture,
-) -> Result<(Tokenizer, PathBuf)> {
-    let fast = dir.join(TOKENIZER_FILE);
-    if fast.exists() {
-        let bytes = crate::files::read(&fast)?;
-        let tokenizer = Tokenizer::from_bytes(&bytes).map_err(|source| Error::TokenizerLoad {
-            path: fast.clone(),
-            source,
-        })?;
-        return Ok((tokenizer, fast));
-    }
-    let slow_files: &[&str] = match architecture {
-        Architecture::Roberta => &[BPE_VOCAB_FILE, BPE_MERGES_FILE],
-        Architecture::Bert | Architecture::DistilBert => &[WORDPIECE_VOCAB_FILE],
-    };
-    if !slow_files.iter().all(|file| dir.join(file).exists()) {
-        return Err(Error::MissingFile { path: fast });
-    }
-    let options = SlowOptions::from_dir(dir)?;
-    let vocab = dir.join(slow_files[0]);
-    let tokenizer = match architecture {
-        Architecture::Roberta => byte_level_bpe(&vocab, &dir.join(BPE_MERGES_FILE), &options),
-        Architecture::Bert | Architecture::DistilBert => wordpiece(&vocab, &options),
+/// [`Error::MissingFile`], [`Error::Io`], [`Error::InvalidConfig`] for a bad
+/// `tokenizer_config.json`, or [`Error::TokenizerLoad`].
+pub(crate) fn load_tokenizer(dir: &Path, files: &ModelFiles) -> Result<(Tokenizer, PathBuf)> {
+    let names = files.tokenizer.files();
+    let first = dir.join(names[0]);
+    let tokenizer = match files.tokenizer {
+        TokenizerFiles::Fast => {
+            let bytes = crate::layout::read(&first)?;
+            Tokenizer::from_bytes(&bytes)
+        }
+        TokenizerFiles::ByteLevelBpe => {
+            let options = SlowOptions::read(dir, files.tokenizer_config)?;
+            byte_level_bpe(&first, &dir.join(names[1]), &options)
+        }
+        TokenizerFiles::WordPiece => {
+            let options = SlowOptions::read(dir, files.tokenizer_config)?;
+            wordpiece(&first, &options)
+        }
     }
     .map_err(|source| Error::TokenizerLoad {
-        path: vocab.clone(),
+        path: first.clone(),
         source,
     })?;
-    Ok((tokenizer, vocab))
+    Ok((tokenizer, first))
 }
 
 /// The options of `tokenizer_config.json` that change how text is split.
@@ -90,12 +74,13 @@ enum TokenName {
 }
 
 impl SlowOptions {
-    fn from_dir(dir: &Path) -> Result<Self> {
-        let path = dir.join(TOKENIZER_CONFIG_FILE);
-        if !path.exists() {
+    /// The options in `dir`'s `tokenizer_config.json` when `present`, else the defaults.
+    fn read(dir: &Path, present: bool) -> Result<Self> {
+        if !present {
             return Ok(Self::default());
         }
-        let bytes = crate::files::read(&path)?;
+        let path = dir.join(TOKENIZER_CONFIG);
+        let bytes = crate::layout::read(&path)?;
         serde_json::from_slice(&bytes).map_err(|source| Error::InvalidConfig { path, source })
     }
 

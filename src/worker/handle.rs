@@ -104,10 +104,7 @@ impl WorkerHandle {
                         &pass_counters,
                     );
                 })
-                .map_err(|source| Error::Io {
-                    path: "emotion-classifier-worker thread".into(),
-                    source,
-                })?;
+                .map_err(|source| Error::WorkerSpawn { index, source })?;
         }
         Ok(Self {
             sender,

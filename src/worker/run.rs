@@ -1,4 +1,9 @@
-//! The worker's loop.
+//! The worker's loop: take jobs from the queue (with dynamic batching, every job waiting, and
+//! up to `max_wait` more), plan their texts into passes, run them on the engine, answer each
+//! job on its own reply channel.
+//!
+//! Over 450 lines because of its tests: the loop itself is about 160 lines; the rest drives it
+//! with fake engines (slow, failing, panicking) to pin down batching, answers and counts.
 
 use std::sync::Arc;
 
@@ -136,12 +141,9 @@ fn run_jobs<E: Engine>(
             outcome => {
                 let error = Arc::new(match outcome {
                     Err(e) => e,
-                    Ok(logits) => crate::error::Error::Forward {
-                        message: format!(
-                            "{} rows of logits for {} texts",
-                            logits.len(),
-                            batch.len()
-                        ),
+                    Ok(logits) => crate::error::Error::LogitRows {
+                        rows: logits.len(),
+                        texts: batch.len(),
                     },
                 });
                 for &i in &batch {
@@ -202,8 +204,8 @@ mod tests {
                 panic!("engine crashed");
             }
             if batch.ids.contains(&666) {
-                return Err(Error::Forward {
-                    message: "bad batch".into(),
+                return Err(Error::Torch {
+                    source: tch::TchError::Torch("bad batch".into()),
                 });
             }
             Ok(vec![vec![1.0]; batch.rows])
@@ -467,7 +469,7 @@ mod tests {
         assert!(answer[0].is_ok());
         assert!(matches!(
             answer[1].as_ref().map_err(|e| &**e),
-            Err(Error::Forward { .. })
+            Err(Error::Torch { .. })
         ));
         assert!(answer[2].is_ok());
     }

@@ -192,16 +192,26 @@ impl PackedMatrix {
             || shape.last() != Some(&inputs)
             || !start_fits
         {
-            return Err(Error::Forward {
-                message: format!(
-                    "packed linear layer [{outputs}, {inputs}] got input {:?} {shape:?} and {start:?}",
-                    x.kind(),
-                ),
+            let reason = if x.kind() != Kind::Float || x.device() != Device::Cpu {
+                "not f32 on the CPU"
+            } else if shape.last() != Some(&inputs) {
+                "its last dimension is not the layer's inputs"
+            } else {
+                "the bias or residual does not fit the output"
+            };
+            return Err(Error::PackedLinearInput {
+                outputs,
+                inputs,
+                input: shape,
+                reason,
             });
         }
         let rows = shape[..shape.len() - 1].iter().product::<i64>();
-        let rows_c = c_int::try_from(rows).map_err(|_| Error::Forward {
-            message: format!("{rows} rows are too many for one GEMM"),
+        let rows_c = c_int::try_from(rows).map_err(|_| Error::PackedLinearInput {
+            outputs,
+            inputs,
+            input: shape.clone(),
+            reason: "too many rows for one GEMM",
         })?;
         if let Some(last) = shape.last_mut() {
             *last = outputs;
@@ -265,9 +275,7 @@ pub(crate) enum Start<'a> {
 }
 
 fn to_i64(n: usize) -> Result<i64> {
-    i64::try_from(n).map_err(|_| Error::Forward {
-        message: format!("MKL asked for a packed buffer of {n} floats"),
-    })
+    i64::try_from(n).map_err(|_| Error::PackedBufferSize { floats: n })
 }
 
 #[cfg(test)]
@@ -342,7 +350,10 @@ mod tests {
         for wrong in [[3, outputs - 1], [4, outputs]] {
             let residual = Tensor::zeros(wrong, (Kind::Float, Device::Cpu));
             let refused = packed.product_onto(&x, Start::BiasPlus(&bias, &residual));
-            assert!(matches!(refused, Err(Error::Forward { .. })), "{wrong:?}");
+            assert!(
+                matches!(refused, Err(Error::PackedLinearInput { .. })),
+                "{wrong:?}"
+            );
         }
     }
 
@@ -389,7 +400,10 @@ mod tests {
             (&wrong_kind, &bias),
             (&weight, &wrong_bias),
         ] {
-            assert!(matches!(packed.linear(x, bias), Err(Error::Forward { .. })));
+            assert!(matches!(
+                packed.linear(x, bias),
+                Err(Error::PackedLinearInput { .. })
+            ));
         }
     }
 

@@ -30,7 +30,7 @@ impl Weights {
     /// [`Error::MissingFile`], [`Error::Io`], or [`Error::InvalidWeights`] for a file that is
     /// truncated or not safetensors at all.
     pub(crate) fn from_safetensors(path: &Path) -> Result<Self> {
-        let bytes = crate::files::read(path)?;
+        let bytes = crate::layout::read(path)?;
         let file = SafeTensors::deserialize(&bytes).map_err(|source| Error::InvalidWeights {
             path: path.to_path_buf(),
             source: Box::new(source),

@@ -1,5 +1,9 @@
 //! A strict reader for PyTorch's `torch.save` zip checkpoints (`pytorch_model.bin`).
 //!
+//! Over 450 lines on purpose: one pickle machine (opcodes, stack, memo, the allowed globals)
+//! whose parts only make sense together; split up, each piece would expose the machine's
+//! internals to the others.
+//!
 //! The checkpoint is a zip holding `<name>/data.pkl`, a pickle of the state dict, and one file
 //! per tensor storage under `<name>/data/`. Pickle is a small stack machine that can call any
 //! Python function, which is why loading it in Python can run code. This reader runs no code: it
@@ -102,7 +106,7 @@ struct TensorRef {
 
 /// Reads `pytorch_model.bin` into named tensors.
 pub(crate) fn read_torch_zip(path: &Path) -> Result<Weights> {
-    let bytes = crate::files::read(path)?;
+    let bytes = crate::layout::read(path)?;
     let invalid = |e: PickleError| Error::InvalidWeights {
         path: path.to_path_buf(),
         source: Box::new(e),

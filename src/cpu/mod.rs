@@ -1,0 +1,12 @@
+//! CPU kernels and process-level CPU settings the forward pass leans on. Tensor-free where it
+//! can be: the kernels work on `f32` slices and are tested against their formulas.
+//!
+//! - [`gelu`]: exact GELU (and bias + GELU) over a slice, vectorized with AVX2+FMA where the
+//!   CPU has them.
+//! - [`mkl`]: the Intel MKL inside libtorch: weight matrices packed once for its packed GEMM,
+//!   and its vendor check answered "Intel" so AMD CPUs get the same kernels.
+//! - [`allocator`]: glibc malloc settings for libtorch's allocation pattern (opt-in).
+
+pub(crate) mod allocator;
+pub(crate) mod gelu;
+pub(crate) mod mkl;

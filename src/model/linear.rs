@@ -1,0 +1,145 @@
+//! The two parameterised building blocks of the encoder: [`Linear`] (a weight matrix, plain or
+//! packed for MKL, and a bias) and [`LayerNorm`].
+//!
+//! A packed [`Linear`] fuses what would otherwise be separate passes over its output into the
+//! GEMM or the activation's pass: the residual and bias become the GEMM's starting value, and
+//! the intermediate layer's bias is added by the GELU kernel.
+
+use tch::Tensor;
+
+use super::activation::{f32_values, fresh_f32_values, Activation};
+use super::params::Params;
+use crate::cpu::gelu::bias_gelu_in_place;
+use crate::cpu::mkl::{PackedMatrix, Start};
+use crate::error::Result;
+
+/// A linear layer's weight: as loaded, or packed for MKL (f32 on the CPU).
+pub(crate) enum Weight {
+    Plain(Tensor),
+    Packed(PackedMatrix),
+}
+
+/// Whether a linear layer's matrix may be packed: the transformer layers' are, the
+/// classification head's (one row per text) stay plain.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Packing {
+    Packable,
+    Plain,
+}
+
+pub(super) struct Linear {
+    weight: Weight,
+    pub(super) bias: Tensor,
+}
+
+impl Linear {
+    /// The layer `name` (`name.weight`, `[outputs, inputs]`, and `name.bias`).
+    pub(super) fn load(
+        params: &Params,
+        name: &str,
+        outputs: i64,
+        inputs: i64,
+        packing: Packing,
+    ) -> Result<Self> {
+        let weight_name = format!("{name}.weight");
+        let make = |weights: &crate::checkpoint::Weights| {
+            weights.tensor_f32(&weight_name, &[outputs, inputs])
+        };
+        let weight = match packing {
+            Packing::Packable => params.matrix(&weight_name, make)?,
+            Packing::Plain => Weight::Plain(params.derived(&weight_name, make)?),
+        };
+        Ok(Self {
+            weight,
+            bias: params.tensor(&format!("{name}.bias"), &[outputs])?,
+        })
+    }
+
+    /// Several layers side by side as one (a fused projection): the outputs of each of
+    /// `names`, concatenated.
+    pub(super) fn load_fused(
+        params: &Params,
+        names: &[String],
+        outputs: i64,
+        inputs: i64,
+    ) -> Result<Self> {
+        let key = format!("{}.weight", names.join("+"));
+        let weight = params.matrix(&key, |weights| {
+            let parts = names
+                .iter()
+                .map(|name| weights.tensor_f32(&format!("{name}.weight"), &[outputs, inputs]))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Tensor::f_cat(&parts, 0)?)
+        })?;
+        let bias = params.derived(&format!("{}.bias", names.join("+")), |weights| {
+            let parts = names
+                .iter()
+                .map(|name| weights.tensor_f32(&format!("{name}.bias"), &[outputs]))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Tensor::f_cat(&parts, 0)?)
+        })?;
+        Ok(Self { weight, bias })
+    }
+
+    pub(super) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.weight {
+            Weight::Plain(weight) => Ok(x.f_linear(weight, Some(&self.bias))?),
+            Weight::Packed(packed) => packed.linear(x, &self.bias),
+        }
+    }
+
+    /// `x` times the weight, without the bias: for a caller that adds it in its own next pass.
+    pub(super) fn forward_unbiased(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.weight {
+            Weight::Plain(weight) => Ok(x.f_linear::<&Tensor>(weight, None)?),
+            Weight::Packed(packed) => packed.product_onto(x, Start::Nothing),
+        }
+    }
+
+    /// `forward(x) + residual`; packed, the GEMM adds onto `residual + bias`, which saves a
+    /// pass over the output.
+    pub(super) fn forward_plus(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        match &self.weight {
+            Weight::Plain(weight) => Ok(x.f_linear(weight, Some(&self.bias))?.f_add(residual)?),
+            Weight::Packed(packed) => packed.product_onto(x, Start::BiasPlus(&self.bias, residual)),
+        }
+    }
+
+    /// `activation` of `forward(x)`. Packed with GELU, the bias is added by the GELU kernel's
+    /// pass instead of being copied into the output before the GEMM.
+    pub(super) fn forward_activated(&self, x: &Tensor, activation: Activation) -> Result<Tensor> {
+        if let (Weight::Packed(packed), Some(bias), Activation::Gelu) =
+            (&self.weight, f32_values(&self.bias), activation)
+        {
+            let mut out = packed.product_onto(x, Start::Nothing)?;
+            if let Some(values) = fresh_f32_values(&mut out) {
+                bias_gelu_in_place(values, bias);
+                return Ok(out);
+            }
+            return Activation::Gelu.apply(out.f_add(&self.bias)?);
+        }
+        activation.apply(self.forward(x)?)
+    }
+}
+
+pub(super) struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// The LayerNorm `name` over `size` features, with the config's epsilon.
+    pub(super) fn load(params: &Params, name: &str, size: i64, eps: f64) -> Result<Self> {
+        Ok(Self {
+            weight: params.tensor(&format!("{name}.weight"), &[size])?,
+            bias: params.tensor(&format!("{name}.bias"), &[size])?,
+            eps,
+        })
+    }
+
+    pub(super) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let size = self.weight.size();
+        Ok(x.f_layer_norm(size, Some(&self.weight), Some(&self.bias), self.eps, false)?)
+    }
+}

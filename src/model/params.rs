@@ -1,0 +1,111 @@
+//! Parameters fetched from a checkpoint straight into the form the network runs them in, in
+//! the style of candle's `VarBuilder`: each tensor is converted to its final dtype and moved to
+//! its device as it is fetched, and a layer matrix is packed for MKL right then, so nothing
+//! walks the network afterwards to convert, move or pack it.
+//!
+//! [`Params`] keeps what it fetched, by name. Loading the network a second time from the same
+//! `Params` (one network per worker) takes the same tensors again as shallow clones, so every
+//! worker runs on one set of weights without a hand-written sharing walk.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use tch::{Device, Kind, Tensor};
+
+use super::linear::Weight;
+use crate::checkpoint::Weights;
+use crate::cpu::mkl::PackedMatrix;
+use crate::error::Result;
+
+/// A checkpoint's tensors in the dtype and on the device the network runs in.
+///
+/// Holds libtorch tensors: used on the loading thread only, before the networks it fills go to
+/// their workers. Sharing fetched tensors is sound because nothing writes a parameter after
+/// loading and libtorch counts tensor references atomically.
+pub(crate) struct Params<'a> {
+    weights: &'a Weights,
+    kind: Kind,
+    device: Device,
+    /// Whether layer matrices are packed for MKL (f32 on the CPU only).
+    pack: bool,
+    tensors: RefCell<HashMap<String, Tensor>>,
+    packed: RefCell<HashMap<String, PackedMatrix>>,
+}
+
+impl<'a> Params<'a> {
+    /// Fetches from `weights` in `kind` on `device`; `pack` asks for layer matrices packed for
+    /// MKL's packed GEMM, which applies to f32 on the CPU only.
+    pub(crate) fn new(weights: &'a Weights, kind: Kind, device: Device, pack: bool) -> Self {
+        Self {
+            weights,
+            kind,
+            device,
+            pack: pack && kind == Kind::Float && device == Device::Cpu,
+            tensors: RefCell::default(),
+            packed: RefCell::default(),
+        }
+    }
+
+    /// Tensor `name`, checked to have shape `shape`.
+    pub(crate) fn tensor(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
+        self.derived(name, |weights| weights.tensor_f32(name, shape))
+    }
+
+    /// The tensor `make` computes in f32 on the CPU from the checkpoint, converted and moved;
+    /// kept under `key` (a name no checkpoint tensor has, for one that is not stored as such).
+    pub(crate) fn derived(
+        &self,
+        key: &str,
+        make: impl FnOnce(&Weights) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        if let Some(tensor) = self.tensors.borrow().get(key) {
+            return Ok(tensor.shallow_clone());
+        }
+        let tensor = self.finish(make(self.weights)?)?;
+        self.tensors
+            .borrow_mut()
+            .insert(key.to_owned(), tensor.shallow_clone());
+        Ok(tensor)
+    }
+
+    /// A layer's weight matrix as `make` computes it, packed for MKL when this `Params` packs
+    /// and MKL can, else as a plain tensor; kept under `key`.
+    pub(crate) fn matrix(
+        &self,
+        key: &str,
+        make: impl FnOnce(&Weights) -> Result<Tensor>,
+    ) -> Result<Weight> {
+        if !self.pack {
+            return Ok(Weight::Plain(self.derived(key, make)?));
+        }
+        if let Some(packed) = self.packed.borrow().get(key) {
+            return Ok(Weight::Packed(packed.share()));
+        }
+        if let Some(plain) = self.tensors.borrow().get(key) {
+            return Ok(Weight::Plain(plain.shallow_clone()));
+        }
+        let weight = make(self.weights)?;
+        match PackedMatrix::pack(&weight)? {
+            Some(packed) => {
+                let shared = packed.share();
+                self.packed.borrow_mut().insert(key.to_owned(), packed);
+                Ok(Weight::Packed(shared))
+            }
+            // This libtorch has no packed GEMM: the matrix stays plain.
+            None => Ok(Weight::Plain(self.derived(key, |_| Ok(weight))?)),
+        }
+    }
+
+    fn finish(&self, tensor: Tensor) -> Result<Tensor> {
+        let tensor = if tensor.kind() == self.kind {
+            tensor
+        } else {
+            tensor.f_to_kind(self.kind)?
+        };
+        Ok(if self.device == Device::Cpu {
+            tensor
+        } else {
+            tensor.f_to_device(self.device)?
+        })
+    }
+}
