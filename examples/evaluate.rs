@@ -59,6 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => Precision::F32,
     };
     let mut builder = EmotionClassifier::builder()
+        .tune_malloc(true)
         .cache_capacity(0)
         .precision(precision);
     if let Some(model) = &args.model {

@@ -76,6 +76,10 @@ struct Args {
     /// Keep weight matrices as loaded (libtorch's `linear`) instead of MKL-packed.
     #[arg(long)]
     plain_weights: bool,
+    /// Leave glibc's malloc as it is (the library's default) instead of tuning it for
+    /// libtorch (`tune_malloc(true)`), to measure what the tuning gives.
+    #[arg(long)]
+    default_malloc: bool,
     /// Write every text's scores here, as JSON lines.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -112,6 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .cache_capacity(0)
         .dynamic_batching(!args.no_dynamic)
         .pack_weights(!args.plain_weights)
+        .tune_malloc(!args.default_malloc)
         .precision(match args.precision {
             Float::F32 => Precision::F32,
             Float::Bf16 => Precision::Bf16,

@@ -36,7 +36,8 @@ pub fn classifier(
     configure(
         EmotionClassifier::builder()
             .model(model_dir())
-            .cache_capacity(0),
+            .cache_capacity(0)
+            .tune_malloc(true),
     )
     .build()
     .expect("benchmark model")
