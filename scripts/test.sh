@@ -6,11 +6,13 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 scripts/setup-libtorch.sh
-cargo test --all-targets
-cargo test --doc
+# `cli` builds the command-line tool and runs its tests too.
+cargo test --all-targets --features cli
+cargo test --doc --features cli
 # The consumer shares this checkout's target folder, so the dependencies build once.
 # It must name joy as the top emotion of its text.
-out=$(cd tests/consumer && cargo run --quiet --target-dir "$root/target" -- "I am so glad you came!")
+out=$(cd tests/consumer && EMOTION_MODEL="$root/../shared/models/emotion-minilm-ekman" \
+    cargo run --quiet --target-dir "$root/target" -- "I am so glad you came!")
 echo "consumer: $out"
 case "$out" in
     *$'\tjoy\t'*) echo "consumer crate: 1 passed, 0 failed" ;;
