@@ -9,15 +9,16 @@
 //!
 //! Each text gives one line: `{"text":...,"top":{"label":...,"score":...},"scores":{...}}`, or
 //! `{"text":...,"error":...}` if it failed (the others still run; the exit code is then 1).
-//! The model is `--model DIR_OR_HUB_ID`, else the `EMOTION_MODEL` environment variable (in this
-//! repository `.cargo/config.toml` sets it to `../shared/models/emotion-minilm-ekman`), else the
-//! hub model `j-hartmann/emotion-english-distilroberta-base`.
+//! The model is `--model DIR_OR_HUB_ID`, else the `EMOTION_MODEL` environment variable, else the
+//! hub model `j-hartmann/emotion-english-distilroberta-base`; the model used is said on stderr
+//! first. (`scripts/classify.sh` sets `EMOTION_MODEL` to `../shared/models/emotion-minilm-ekman`
+//! when that folder is there.)
 
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use emotion_classifier::{EmotionClassifier, EmotionScores, Error, LabelScore, ModelSource};
+use emotion_classifier::{EmotionClassifier, EmotionScores, LabelScore, ModelSource, MODEL_ENV};
 
 /// Classify the emotions of texts, one JSON line per text.
 #[derive(Parser)]
@@ -46,19 +47,26 @@ const CHUNK: usize = 256;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let source = match args.model {
-        Some(model) => ModelSource::parse(&model),
-        None => ModelSource::from_env(),
+    let (source, why) = match args.model {
+        Some(model) => (ModelSource::parse(&model), "--model"),
+        None => match std::env::var(MODEL_ENV) {
+            Ok(value) if !value.is_empty() => (ModelSource::from_env(), MODEL_ENV),
+            _ => (
+                ModelSource::from_env(),
+                "the default; pass --model or set EMOTION_MODEL for another",
+            ),
+        },
     };
-    let classifier = match EmotionClassifier::builder().model(source.clone()).build() {
+    eprintln!("model: {} (from {why})", describe(&source));
+    let classifier = match EmotionClassifier::builder()
+        .model(source)
+        .tune_malloc(true)
+        .build()
+    {
         Ok(classifier) => classifier,
-        Err(Error::MissingFile { path }) if Some(path.as_path()) == source.as_dir() => {
-            eprintln!("error: model directory {} does not exist", path.display());
-            return fail_without_model();
-        }
         Err(e) => {
             eprintln!("error: cannot load the model: {}", report(&e));
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -117,12 +125,19 @@ fn read_stdin_in_chunks(
     write(&chunk)
 }
 
-fn fail_without_model() -> ExitCode {
-    eprintln!(
-        "error: no model. Pass --model DIR (a model directory in Hugging Face layout: \
-         config.json, tokenizer.json, model.safetensors) or a hub id, or set EMOTION_MODEL."
-    );
-    ExitCode::from(2)
+/// Where the model comes from.
+fn describe(source: &ModelSource) -> String {
+    match source {
+        ModelSource::Hub(model) => format!(
+            "{} at {}, Hugging Face Hub",
+            model.id(),
+            model.revision_name()
+        ),
+        other => match other.as_dir() {
+            Some(dir) => format!("folder {}", dir.display()),
+            None => format!("{other:?}"),
+        },
+    }
 }
 
 /// An error with its chain of causes on one line.
