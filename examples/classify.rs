@@ -141,12 +141,17 @@ fn describe(source: &ModelSource) -> String {
 }
 
 /// An error with its chain of causes on one line.
+/// A cause whose message is already in the text (some errors print their source in their own
+/// message too) is not repeated.
 fn report(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let message = cause.to_string();
+        if !text.ends_with(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
         source = cause.source();
     }
     text
