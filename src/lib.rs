@@ -14,7 +14,7 @@
 //! let classifier = EmotionClassifier::builder().build()?;
 //!
 //! let scores = classifier.classify("I can't wait to see you!")?;
-//! println!("{} {:.3}", scores.top().label, scores.top().score); // joy 0.9..
+//! println!("{} {:.3}", scores.top().label, scores.top().score);
 //! for label in scores.above(0.3) {
 //!     println!("  {} {:.3}", label.label, label.score);
 //! }

@@ -63,7 +63,7 @@ impl WorkerHandle {
     /// Starts a worker thread that owns `engine`.
     ///
     /// # Errors
-    /// [`Error::Io`] if the thread cannot be spawned.
+    /// [`Error::WorkerSpawn`] if the thread cannot be spawned.
     #[cfg(test)]
     pub(crate) fn spawn<E: Engine>(engine: E, batching: Batching, pad_id: i64) -> Result<Self> {
         Self::spawn_pool(vec![engine], None, batching, pad_id)
@@ -75,7 +75,7 @@ impl WorkerHandle {
     /// busy, otherwise its share ([`CoreShare`]).
     ///
     /// # Errors
-    /// [`Error::Io`] if a thread cannot be spawned (the ones already started then stop).
+    /// [`Error::WorkerSpawn`] if a thread cannot be spawned (the ones already started then stop).
     pub(crate) fn spawn_pool<E: Engine>(
         engines: Vec<E>,
         threads: Option<i32>,
