@@ -237,6 +237,17 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// The classifier's queue already holds as many texts as
+    /// [`max_queued`](crate::EmotionClassifierBuilder::max_queued) allows, and the call was
+    /// one of the `try_` ones, which do not wait for room.
+    #[error("the classifier is overloaded: {queued} texts queued, at most {limit} may be")]
+    Overloaded {
+        /// Texts queued when the call was refused.
+        queued: usize,
+        /// The bound.
+        limit: usize,
+    },
+
     /// The worker thread that runs the model has stopped (after
     /// [`shutdown`](crate::EmotionClassifier::shutdown), or because it died), so this request
     /// cannot be answered.

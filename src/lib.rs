@@ -86,7 +86,7 @@ pub use long_texts::{Aggregate, LongTexts};
 pub use precision::Precision;
 pub use scores::{Emotion, EmotionScores, LabelScore, UnknownEmotion};
 pub use source::{ModelSource, MODEL_ENV};
-pub use worker::{Batching, PassStats};
+pub use worker::{Batching, PassStats, QueueStats, DEFAULT_MAX_QUEUED};
 
 /// The README's code blocks, compiled as doc-tests.
 #[cfg(doctest)]

@@ -54,6 +54,7 @@ pub struct EmotionClassifierBuilder {
     precision: Precision,
     tune_malloc: bool,
     pack_weights: Option<bool>,
+    max_queued: Option<usize>,
     long_texts: LongTexts,
     device: Device,
 }
@@ -68,6 +69,8 @@ pub(super) struct Settings {
     pub(super) device: Device,
     pub(super) pack_weights: bool,
     pub(super) workers: usize,
+    /// The most texts waiting in the workers' queue.
+    pub(super) max_queued: usize,
     /// Intra-op threads for the whole pool: a lone pass uses them all, overlapping ones share.
     pub(super) threads: i32,
 }
@@ -188,6 +191,19 @@ impl EmotionClassifierBuilder {
         self
     }
 
+    /// The most texts that may wait in the workers' queue, not yet taken for a forward pass
+    /// (default [`DEFAULT_MAX_QUEUED`](crate::DEFAULT_MAX_QUEUED), 4,096). Past it,
+    /// `classify` and its kin wait for room (backpressure: a flood of callers slows down
+    /// instead of piling up memory and latency), and the `try_` calls fail at once with
+    /// [`Error::Overloaded`]. A single call with more texts than this still runs: its texts
+    /// are fed in as room frees up (a job larger than the whole bound is let in when the queue
+    /// is empty). Size it as the latency you accept times the texts/s the model does: at 400
+    /// texts/s, 400 queued texts is about a second of waiting. 0 is [`Error::InvalidOption`].
+    pub fn max_queued(mut self, texts: usize) -> Self {
+        self.max_queued = Some(texts);
+        self
+    }
+
     /// Whether to pack weight matrices once, at load, for MKL's packed GEMM (default `true`).
     /// Applies to models in f32 on the CPU; bf16 and GPU models keep their weights as loaded.
     /// [`mkl_packed_gemm_available`](crate::mkl_packed_gemm_available) tells whether this
@@ -249,6 +265,16 @@ impl EmotionClassifierBuilder {
             Some(n) => n,
             None => default_workers(threads),
         };
+        let max_queued = match self.max_queued {
+            Some(0) => {
+                return Err(Error::InvalidOption {
+                    option: "max_queued",
+                    reason: "must be at least 1",
+                })
+            }
+            Some(n) => n,
+            None => crate::worker::DEFAULT_MAX_QUEUED,
+        };
         let source = match self.source {
             Some(source) => source,
             None => ModelSource::from_env(),
@@ -269,6 +295,7 @@ impl EmotionClassifierBuilder {
             device: self.device,
             pack_weights: self.pack_weights.unwrap_or(true),
             workers,
+            max_queued,
             threads,
         })
     }

@@ -3,7 +3,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::batch::plan_batches;
 use crate::cache::{CacheStats, ScoreCache};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
@@ -11,10 +10,11 @@ use crate::long_texts::{Aggregate, LongTexts};
 use crate::model::{LoadedModel, NetworkOptions};
 use crate::scores::{probabilities, EmotionScores};
 use crate::tokenize::TextEncoder;
-use crate::worker::{Batching, PassStats, Pending, RowResult, WorkerHandle};
+use crate::worker::{Admission, Batching, PassStats, QueueStats, RowResult, WorkerHandle};
 
 use super::builder::Settings;
 use super::requests::Requests;
+use super::round::Round;
 use super::EmotionClassifierBuilder;
 
 /// Classifies the emotions of texts with one loaded model.
@@ -29,17 +29,17 @@ pub struct EmotionClassifier {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    config: ModelConfig,
-    encoder: TextEncoder,
-    worker: WorkerHandle,
-    cache: Option<ScoreCache>,
-    labels: Arc<[String]>,
-    batching: Batching,
-    aggregate: Aggregate,
-    computed: AtomicU64,
-    workers: usize,
-    threads: usize,
+pub(super) struct Inner {
+    pub(super) config: ModelConfig,
+    pub(super) encoder: TextEncoder,
+    pub(super) worker: WorkerHandle,
+    pub(super) cache: Option<ScoreCache>,
+    pub(super) labels: Arc<[String]>,
+    pub(super) batching: Batching,
+    pub(super) aggregate: Aggregate,
+    pub(super) computed: AtomicU64,
+    pub(super) workers: usize,
+    pub(super) threads: usize,
 }
 
 const _: () = {
@@ -62,7 +62,7 @@ impl std::fmt::Debug for EmotionClassifier {
 
 /// Texts tokenized and sent to the worker per round: the worker computes one round while the
 /// caller tokenizes the next.
-const ROUND: usize = 2048;
+pub(super) const ROUND: usize = 2048;
 
 impl EmotionClassifier {
     /// Starts configuring a classifier.
@@ -93,6 +93,7 @@ impl EmotionClassifier {
             Some(settings.threads),
             settings.batching,
             config.pad_token_id(),
+            settings.max_queued,
         )?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -163,6 +164,13 @@ impl EmotionClassifier {
         self.inner.worker.pass_stats()
     }
 
+    /// The workers' queue: texts waiting now, the bound
+    /// ([`max_queued`](EmotionClassifierBuilder::max_queued)) and the most that ever waited.
+    /// Cheap: a few atomic loads.
+    pub fn queue_stats(&self) -> QueueStats {
+        self.inner.worker.queue_stats()
+    }
+
     /// Stops the worker thread: requests it has not started and every later request fail with
     /// [`Error::WorkerStopped`]. Affects every clone. Dropping the last clone stops it too.
     pub fn shutdown(&self) {
@@ -173,14 +181,25 @@ impl EmotionClassifier {
     ///
     /// Any `&str` is valid input: an empty or whitespace-only text gets the model's scores for
     /// it; a text longer than the model's limit is truncated to it. A cache hit costs a hash
-    /// lookup and a copy of the scores.
+    /// lookup and a copy of the scores. Waits for room when the queue is full
+    /// ([`max_queued`](EmotionClassifierBuilder::max_queued)); [`try_classify`](Self::try_classify)
+    /// does not.
     ///
     /// # Errors
     /// [`Error::Tokenize`] if the tokenizer fails, [`Error::BatchFailed`] if the forward pass
     /// does, [`Error::WorkerStopped`] after [`shutdown`](Self::shutdown).
     pub fn classify(&self, text: &str) -> Result<EmotionScores> {
-        let mut results = self.classify_each(&[text]);
-        results.pop().unwrap_or(Err(Error::WorkerStopped))
+        single(self.inner.each_blocking(&[text], Admission::Wait))
+    }
+
+    /// As [`classify`](Self::classify), but fails at once with [`Error::Overloaded`] when the
+    /// queue has no room for the text, instead of waiting: for a service that would rather
+    /// answer "too busy" (HTTP 429) than queue without end. A cache hit always answers.
+    ///
+    /// # Errors
+    /// [`Error::Overloaded`], and as [`classify`](Self::classify).
+    pub fn try_classify(&self, text: &str) -> Result<EmotionScores> {
+        single(self.inner.each_blocking(&[text], Admission::Try))
     }
 
     /// Classifies many texts; the scores come back in input order.
@@ -188,84 +207,131 @@ impl EmotionClassifier {
     /// Texts are sorted by length and run in batches under the builder's limits, each padded
     /// only to its own longest text, with attention masks, so a text's scores do not depend on
     /// what it was batched with. Repeated texts are computed once. An empty slice returns an
-    /// empty vec.
+    /// empty vec. A call with more texts than the queue holds feeds them in as room frees up.
     ///
     /// # Errors
     /// If any text fails, [`Error::InBatch`] names the first that did. Use
     /// [`classify_each`](Self::classify_each) to keep the others' scores.
     pub fn classify_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<EmotionScores>> {
-        self.classify_each(texts)
-            .into_iter()
-            .enumerate()
-            .map(|(index, result)| {
-                result.map_err(|e| Error::InBatch {
-                    index,
-                    source: Box::new(e),
-                })
-            })
-            .collect()
+        all_or_first_error(self.inner.each_blocking(texts, Admission::Wait))
+    }
+
+    /// As [`classify_batch`](Self::classify_batch), but fails at once with
+    /// [`Error::Overloaded`] when the queue has no room for all its texts (texts already
+    /// queued for it are then skipped by the worker).
+    ///
+    /// # Errors
+    /// [`Error::Overloaded`], and as [`classify_batch`](Self::classify_batch).
+    pub fn try_classify_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<EmotionScores>> {
+        all_or_first_error(self.inner.each_blocking(texts, Admission::Try))
     }
 
     /// Classifies many texts, with exactly one result per text, in input order: a text that
     /// fails gets its own error and costs the others nothing.
     pub fn classify_each<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Result<EmotionScores>> {
-        let inner = &*self.inner;
-        let mut requests = Requests::new(texts, |text| {
-            inner.cache.as_ref().and_then(|cache| cache.get(text))
-        });
-        // Every round is tokenized and sent before the first answer is awaited, so the worker
-        // computes one round while this thread tokenizes the next.
-        let distinct = requests.texts().to_vec();
-        let mut sent = Vec::new();
-        for (round, texts) in distinct.chunks(ROUND).enumerate() {
-            sent.extend(inner.submit_round(round * ROUND, texts, &mut requests));
-        }
-        for (slots, answer) in sent {
-            inner.collect(&slots, answer, &mut requests);
-        }
-        requests.results(|text, windows| inner.finish(text, &windows))
+        self.inner.each_blocking(texts, Admission::Wait)
+    }
+
+    pub(super) fn inner(&self) -> &Inner {
+        &self.inner
     }
 }
 
-/// The slots of one job sent to the worker, and its answer (or why it could not be sent).
-type Submitted = Vec<(Vec<usize>, Result<Pending>)>;
+/// The one result of a one-text call.
+pub(super) fn single(mut results: Vec<Result<EmotionScores>>) -> Result<EmotionScores> {
+    results.pop().unwrap_or(Err(Error::WorkerStopped))
+}
+
+/// Every text's scores, or the first error: [`Error::Overloaded`] as it is (the call as a whole
+/// was refused), anything else as [`Error::InBatch`] naming the text.
+pub(super) fn all_or_first_error(
+    results: Vec<Result<EmotionScores>>,
+) -> Result<Vec<EmotionScores>> {
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(index, result)| {
+            result.map_err(|e| match e {
+                overloaded @ Error::Overloaded { .. } => overloaded,
+                e => Error::InBatch {
+                    index,
+                    source: Box::new(e),
+                },
+            })
+        })
+        .collect()
+}
 
 impl Inner {
-    /// Tokenizes `texts` (slots `first..`), plans their batches and sends them to the worker.
-    /// A text the tokenizer rejects is failed in `requests` at once.
-    fn submit_round(&self, first: usize, texts: &[&str], requests: &mut Requests) -> Submitted {
-        let mut slots = Vec::with_capacity(texts.len());
-        let mut sequences = Vec::with_capacity(texts.len());
-        for (offset, text) in texts.iter().enumerate() {
-            match self.encoder.encode(text) {
-                Ok(text_windows) => {
-                    for ids in text_windows {
-                        slots.push(first + offset);
-                        sequences.push(ids);
+    /// One result per text, with the workers' queue entered as `admission` says, blocking this
+    /// thread. Every round is tokenized and sent before the first answer is awaited, so the
+    /// worker computes one round while this thread tokenizes the next.
+    fn each_blocking<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        admission: Admission,
+    ) -> Vec<Result<EmotionScores>> {
+        let mut requests = self.requests(texts);
+        let distinct = requests.texts().to_vec();
+        let mut sent = Vec::new();
+        'rounds: for (round, texts) in distinct.chunks(ROUND).enumerate() {
+            let mut planned = Round::new(round * ROUND);
+            for text in texts {
+                planned.tokenize(&self.encoder, text, &mut requests);
+            }
+            for (slots, job) in planned.jobs(self.batching.limits) {
+                let count = job.len();
+                match self.worker.submit_blocking(job, admission) {
+                    Ok(pending) => {
+                        self.computed.fetch_add(count as u64, Ordering::Relaxed);
+                        sent.push((slots, pending));
+                    }
+                    Err(refused) => {
+                        if self.refuse(refused, &slots, &mut requests) {
+                            // Dropping what was sent tells the workers to skip it.
+                            sent.clear();
+                            break 'rounds;
+                        }
                     }
                 }
-                Err(e) => requests.fail(first + offset, Arc::new(e)),
             }
         }
-        let lengths: Vec<usize> = sequences.iter().map(Vec::len).collect();
-        let mut sequences: Vec<Option<Vec<u32>>> = sequences.into_iter().map(Some).collect();
-        plan_batches(&lengths, self.batching.limits)
-            .into_iter()
-            .map(|batch| {
-                let job: Vec<Vec<u32>> = batch
-                    .iter()
-                    .map(|&i| sequences[i].take().unwrap_or_default())
-                    .collect();
-                let job_slots = batch.iter().map(|&i| slots[i]).collect();
-                self.computed.fetch_add(job.len() as u64, Ordering::Relaxed);
-                (job_slots, self.worker.submit(job))
-            })
-            .collect()
+        for (slots, pending) in sent {
+            self.record(&slots, pending.wait(), &mut requests);
+        }
+        requests.results(|text, windows| self.finish(text, &windows))
     }
 
-    /// Waits for one job's answer and records each row's probabilities under its text's slot.
-    fn collect(&self, slots: &[usize], answer: Result<Pending>, requests: &mut Requests) {
-        let rows: Vec<RowResult> = match answer.and_then(Pending::wait) {
+    /// The bookkeeping of a call on `texts`, with the cache answering what it has.
+    pub(super) fn requests<'t, S: AsRef<str>>(&self, texts: &'t [S]) -> Requests<'t> {
+        Requests::new(texts, |text| {
+            self.cache.as_ref().and_then(|cache| cache.get(text))
+        })
+    }
+
+    /// A job that could not be queued: its texts fail with `error`. Returns whether the whole
+    /// call is refused ([`Error::Overloaded`]): then every text not yet answered fails too.
+    pub(super) fn refuse(&self, error: Error, slots: &[usize], requests: &mut Requests) -> bool {
+        let overloaded = matches!(error, Error::Overloaded { .. });
+        let error = Arc::new(error);
+        if overloaded {
+            requests.fail_unfinished(&error);
+        } else {
+            for &slot in slots {
+                requests.fail(slot, Arc::clone(&error));
+            }
+        }
+        overloaded
+    }
+
+    /// Records one job's answer: each row's probabilities under its text's slot.
+    pub(super) fn record(
+        &self,
+        slots: &[usize],
+        answer: Result<Vec<RowResult>>,
+        requests: &mut Requests,
+    ) {
+        let rows: Vec<RowResult> = match answer {
             Ok(rows) => rows,
             Err(e) => vec![Err(Arc::new(e)); slots.len()],
         };
@@ -280,7 +346,11 @@ impl Inner {
     }
 
     /// Combines a text's windows into its scores and caches them.
-    fn finish(&self, text: &str, windows: &[Vec<f32>]) -> Result<Arc<EmotionScores>, Arc<Error>> {
+    pub(super) fn finish(
+        &self,
+        text: &str,
+        windows: &[Vec<f32>],
+    ) -> Result<Arc<EmotionScores>, Arc<Error>> {
         let combined = self.aggregate.combine(windows);
         let found = combined.len();
         let scores = EmotionScores::new(Arc::clone(&self.labels), combined).ok_or_else(|| {

@@ -1,15 +1,19 @@
 //! The classifier: [`EmotionClassifier`] and its builder.
 //!
 //! - `builder`: [`EmotionClassifierBuilder`], options checked in `build()`.
-//! - `emotion_classifier`: the classifier's calls: cache, tokenizer, batch plan, worker.
+//! - `emotion_classifier`: the classifier's blocking calls: cache, tokenizer, batch plan,
+//!   worker; `async_api`: the same calls as runtime-agnostic futures.
+//! - `round`: one round of a call, tokenized and planned into jobs.
 //! - `requests`: one call's bookkeeping (repeats, cache hits, windows, errors), model-free.
 //!
 //! The tokenizer and the result cache run on the caller's thread; the network lives on a worker
 //! thread (see `crate::worker`), since libtorch tensors are `Send` but not `Sync`.
 
+mod async_api;
 mod builder;
 mod emotion_classifier;
 mod requests;
+mod round;
 
 pub use builder::{EmotionClassifierBuilder, DEFAULT_CACHE_CAPACITY};
 pub use emotion_classifier::EmotionClassifier;

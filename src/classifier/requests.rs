@@ -89,6 +89,15 @@ impl<'t> Requests<'t> {
         }
     }
 
+    /// Fails every text that has not failed yet with `error` (a call refused as a whole).
+    pub(super) fn fail_unfinished(&mut self, error: &Arc<Error>) {
+        for entry in &mut self.progress {
+            if entry.is_ok() {
+                *entry = Err(Arc::clone(error));
+            }
+        }
+    }
+
     /// One result per input, in input order. `finish` turns each distinct text's windows into
     /// its scores, once per text (where the caller also caches them); a text that received no
     /// window at all gets [`Error::WorkerStopped`].
@@ -123,6 +132,10 @@ impl<'t> Requests<'t> {
 fn for_one_input(shared: &Arc<Error>) -> Error {
     match &**shared {
         Error::WorkerStopped => Error::WorkerStopped,
+        Error::Overloaded { queued, limit } => Error::Overloaded {
+            queued: *queued,
+            limit: *limit,
+        },
         Error::Tokenize { source } => Error::Tokenize {
             source: Arc::clone(source),
         },
@@ -222,6 +235,32 @@ mod tests {
             }
         }
         assert!(matches!(results[1], Err(Error::WorkerStopped)));
+    }
+
+    #[test]
+    fn a_refused_call_fails_every_unfinished_text_as_overloaded() {
+        let inputs = ["bad", "x", "y", "cached"];
+        let mut requests = Requests::new(&inputs, |text| (text == "cached").then(|| scores(0.9)));
+        let source: crate::error::SharedSource = Arc::new(std::io::Error::other("no tokens"));
+        requests.fail(0, Arc::new(Error::Tokenize { source }));
+        requests.add_window(1, vec![0.5, 0.0]);
+        requests.fail_unfinished(&Arc::new(Error::Overloaded {
+            queued: 4,
+            limit: 4,
+        }));
+        let results = requests.results(mean_of_windows);
+        // The tokenizer's error stays; the others are refused; the cache still answers.
+        assert!(matches!(results[0], Err(Error::Tokenize { .. })));
+        for result in &results[1..3] {
+            assert!(matches!(
+                result,
+                Err(Error::Overloaded {
+                    queued: 4,
+                    limit: 4
+                })
+            ));
+        }
+        assert_eq!(joy(&results[3]), 0.9);
     }
 
     #[test]

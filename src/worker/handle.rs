@@ -1,6 +1,5 @@
 //! Starting the worker and talking to it.
 
-use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use crossbeam_channel::{unbounded, Sender};
 use super::cores::CoreShare;
 use super::engine::Engine;
 use super::job::{Job, Message, RowResult};
+use super::queue::{Admission, QueueBound, QueueStats};
 use super::stats::{PassCounters, PassStats};
 use crate::batch::BatchLimits;
 use crate::error::{Error, Result};
@@ -39,15 +39,27 @@ impl Default for Batching {
     }
 }
 
-/// A job sent to the worker, whose answer has not been read yet.
+/// The default bound on queued texts ([`max_queued`](crate::EmotionClassifierBuilder::max_queued)):
+/// two of `classify_batch`'s rounds of 2,048, so a large call keeps the workers fed while it
+/// tokenizes ahead, and a flood of callers waits instead of piling up.
+pub const DEFAULT_MAX_QUEUED: usize = 4096;
+
+/// A job sent to the worker, whose answer has not been read yet. Dropping it unread tells the
+/// worker nobody wants the answer: a job whose callers have all gone is skipped.
 pub(crate) struct Pending {
-    reply: Receiver<Vec<RowResult>>,
+    reply: oneshot::Receiver<Vec<RowResult>>,
 }
 
 impl Pending {
     /// Blocks until the worker answers; [`Error::WorkerStopped`] if it never will.
     pub(crate) fn wait(self) -> Result<Vec<RowResult>> {
         self.reply.recv().map_err(|_| Error::WorkerStopped)
+    }
+
+    /// Waits in the calling task until the worker answers; [`Error::WorkerStopped`] if it never
+    /// will. Runtime-agnostic.
+    pub(crate) async fn answer(self) -> Result<Vec<RowResult>> {
+        self.reply.await.map_err(|_| Error::WorkerStopped)
     }
 }
 
@@ -57,6 +69,7 @@ pub(crate) struct WorkerHandle {
     sender: Sender<Message>,
     workers: usize,
     counters: Arc<PassCounters>,
+    bound: Arc<QueueBound>,
 }
 
 impl WorkerHandle {
@@ -66,13 +79,14 @@ impl WorkerHandle {
     /// [`Error::WorkerSpawn`] if the thread cannot be spawned.
     #[cfg(test)]
     pub(crate) fn spawn<E: Engine>(engine: E, batching: Batching, pad_id: i64) -> Result<Self> {
-        Self::spawn_pool(vec![engine], None, batching, pad_id)
+        Self::spawn_pool(vec![engine], None, batching, pad_id, DEFAULT_MAX_QUEUED)
     }
 
     /// Starts one worker thread per engine, all taking jobs from one queue. With `threads` (the
     /// whole pool's), each sets its own libtorch intra-op thread count (an OpenMP and MKL
     /// setting of the calling thread) before a pass: all `threads` when no other worker is
-    /// busy, otherwise its share ([`CoreShare`]).
+    /// busy, otherwise its share ([`CoreShare`]). At most `max_queued` texts wait in the queue
+    /// ([`QueueBound`]).
     ///
     /// # Errors
     /// [`Error::WorkerSpawn`] if a thread cannot be spawned (the ones already started then stop).
@@ -81,6 +95,7 @@ impl WorkerHandle {
         threads: Option<i32>,
         batching: Batching,
         pad_id: i64,
+        max_queued: usize,
     ) -> Result<Self> {
         // crossbeam's channel: several workers receive from one queue (std's mpsc has one
         // receiver). When the last worker ends, queued jobs are dropped, failing their callers.
@@ -110,6 +125,7 @@ impl WorkerHandle {
             sender,
             workers,
             counters,
+            bound: QueueBound::new(max_queued),
         })
     }
 
@@ -118,11 +134,60 @@ impl WorkerHandle {
         self.counters.snapshot()
     }
 
-    /// Queues the forward pass of `sequences`; read the answer with [`Pending::wait`].
+    /// The queue: what is queued now, its bound and the most ever queued.
+    pub(crate) fn queue_stats(&self) -> QueueStats {
+        self.bound.stats()
+    }
+
+    /// Jobs in the channel now, counted by the channel itself (for tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn jobs_in_channel(&self) -> usize {
+        self.sender.len()
+    }
+
+    /// Queues the forward pass of `sequences`, waiting for room; read the answer with
+    /// [`Pending::wait`].
+    #[cfg(test)]
     pub(crate) fn submit(&self, sequences: Vec<Vec<u32>>) -> Result<Pending> {
-        let (reply, answer) = channel();
+        self.submit_blocking(sequences, Admission::Wait)
+    }
+
+    /// Queues the forward pass of `sequences` once there is room, blocking this thread (as
+    /// `admission` says).
+    ///
+    /// # Errors
+    /// [`Error::Overloaded`] (with [`Admission::Try`]), [`Error::WorkerStopped`].
+    pub(crate) fn submit_blocking(
+        &self,
+        sequences: Vec<Vec<u32>>,
+        admission: Admission,
+    ) -> Result<Pending> {
+        let permit = self.bound.acquire_blocking(sequences.len(), admission)?;
+        self.send(sequences, permit)
+    }
+
+    /// Queues the forward pass of `sequences` once there is room, waiting in the calling task.
+    ///
+    /// # Errors
+    /// [`Error::Overloaded`] (with [`Admission::Try`]), [`Error::WorkerStopped`].
+    pub(crate) async fn submit_async(
+        &self,
+        sequences: Vec<Vec<u32>>,
+        admission: Admission,
+    ) -> Result<Pending> {
+        let permit = self.bound.acquire(sequences.len(), admission).await?;
+        self.send(sequences, permit)
+    }
+
+    fn send(&self, sequences: Vec<Vec<u32>>, permit: super::queue::Permit) -> Result<Pending> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            sequences,
+            reply,
+            permit: Some(permit),
+        };
         self.sender
-            .send(Message::Run(Job { sequences, reply }))
+            .send(Message::Run(job))
             .map_err(|_| Error::WorkerStopped)?;
         Ok(Pending { reply: answer })
     }

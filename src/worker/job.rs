@@ -1,8 +1,8 @@
 //! Messages to the worker.
 
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
+use super::queue::Permit;
 use crate::error::Error;
 
 /// One text's logits, or the error of the forward pass it was in (shared by that pass's texts).
@@ -11,7 +11,16 @@ pub(crate) type RowResult = Result<Vec<f32>, Arc<Error>>;
 /// Token ids of some texts, and where to send their logits (one [`RowResult`] per text, in order).
 pub(crate) struct Job {
     pub(crate) sequences: Vec<Vec<u32>>,
-    pub(crate) reply: Sender<Vec<RowResult>>,
+    pub(crate) reply: oneshot::Sender<Vec<RowResult>>,
+    /// The job's room in the bounded queue, given back when a worker takes it.
+    pub(crate) permit: Option<Permit>,
+}
+
+impl Job {
+    /// Whether every caller has dropped its reply: nobody would read the answer.
+    pub(crate) fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
 }
 
 /// What a handle can ask of the worker.

@@ -8,6 +8,10 @@
 //! share forward passes. If the workers stop or die, every waiting and later caller gets
 //! [`Error::WorkerStopped`](crate::Error::WorkerStopped), never a hang.
 //!
+//! The queue is bounded ([`queue`]): past `max_queued` texts a caller waits for room, or a
+//! `try_` call gets [`Error::Overloaded`](crate::Error::Overloaded) at once; and a job whose
+//! callers have all dropped their replies is skipped before its pass.
+//!
 //! Every pass is counted ([`PassStats`]: passes, sequences, real and padded tokens, time), so
 //! a user can see how well batching fills them. The worker is generic over an [`Engine`], so
 //! its scheduling is tested without libtorch.
@@ -16,10 +20,15 @@ mod cores;
 mod engine;
 mod handle;
 mod job;
+#[cfg(test)]
+mod overload;
+mod queue;
 mod run;
 mod stats;
 
-pub use handle::Batching;
-pub(crate) use handle::{Pending, WorkerHandle};
+pub(crate) use handle::WorkerHandle;
+pub use handle::{Batching, DEFAULT_MAX_QUEUED};
 pub(crate) use job::RowResult;
+pub(crate) use queue::Admission;
+pub use queue::QueueStats;
 pub use stats::PassStats;

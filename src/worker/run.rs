@@ -42,6 +42,21 @@ pub(super) fn run<E: Engine>(
             return;
         }
         expected_jobs = jobs.len();
+        // Taken from the queue: their room goes back to waiting callers. Jobs whose callers
+        // have all gone (a dropped future, a timed-out request) are not run.
+        let (jobs, abandoned): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .map(|mut job| {
+                job.permit = None;
+                job
+            })
+            .partition(|job| !job.abandoned());
+        for job in &abandoned {
+            counters.record_skipped(job.sequences.len());
+        }
+        if jobs.is_empty() {
+            continue;
+        }
         let busy = cores.map(CoreShare::begin);
         if let Some(busy) = &busy {
             if threads != Some(busy.threads) {
@@ -326,7 +341,8 @@ mod tests {
                 passes: Arc::clone(&passes),
             })
             .collect();
-        let pool = WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0).unwrap();
+        let pool =
+            WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0, 4096).unwrap();
         thread::scope(|s| {
             for t in 0..4u32 {
                 let pool = pool.clone();
@@ -381,7 +397,8 @@ mod tests {
                 seen: Arc::clone(&seen),
             })
             .collect();
-        let pool = WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0).unwrap();
+        let pool =
+            WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0, 4096).unwrap();
         // One caller at a time: every pass runs alone, on both workers' threads.
         for _ in 0..6 {
             pool.submit(vec![vec![1]]).unwrap().wait().unwrap();
@@ -414,7 +431,8 @@ mod tests {
     fn job() -> Message {
         Message::Run(Job {
             sequences: vec![vec![1]],
-            reply: std::sync::mpsc::channel().0,
+            reply: oneshot::channel().0,
+            permit: None,
         })
     }
 

@@ -23,6 +23,11 @@ pub struct PassStats {
     pub padded_tokens: u64,
     /// Time spent in forward passes, summed over workers (so up to the wall time x workers).
     pub forward_time: Duration,
+    /// Jobs not run because every caller waiting for them had gone (a dropped future, a
+    /// timed-out request): work saved under overload.
+    pub skipped_jobs: u64,
+    /// The sequences those skipped jobs held.
+    pub skipped_sequences: u64,
 }
 
 impl PassStats {
@@ -36,6 +41,10 @@ impl PassStats {
             tokens: self.tokens.saturating_sub(earlier.tokens),
             padded_tokens: self.padded_tokens.saturating_sub(earlier.padded_tokens),
             forward_time: self.forward_time.saturating_sub(earlier.forward_time),
+            skipped_jobs: self.skipped_jobs.saturating_sub(earlier.skipped_jobs),
+            skipped_sequences: self
+                .skipped_sequences
+                .saturating_sub(earlier.skipped_sequences),
         }
     }
 
@@ -77,6 +86,8 @@ pub(crate) struct PassCounters {
     tokens: AtomicU64,
     padded_tokens: AtomicU64,
     forward_nanos: AtomicU64,
+    skipped_jobs: AtomicU64,
+    skipped_sequences: AtomicU64,
 }
 
 /// One forward pass, as [`PassCounters::record`] counts it.
@@ -102,6 +113,15 @@ impl PassCounters {
         );
     }
 
+    /// Counts a job of `sequences` that was not run: its callers had all gone.
+    pub(crate) fn record_skipped(&self, sequences: usize) {
+        self.skipped_jobs.fetch_add(1, Ordering::Relaxed);
+        self.skipped_sequences.fetch_add(
+            u64::try_from(sequences).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
     /// The counts so far. Each counter is read on its own, so a snapshot taken during a pass
     /// may count part of it.
     pub(crate) fn snapshot(&self) -> PassStats {
@@ -112,6 +132,8 @@ impl PassCounters {
             tokens: load(&self.tokens),
             padded_tokens: load(&self.padded_tokens),
             forward_time: Duration::from_nanos(load(&self.forward_nanos)),
+            skipped_jobs: load(&self.skipped_jobs),
+            skipped_sequences: load(&self.skipped_sequences),
         }
     }
 }
@@ -144,6 +166,7 @@ mod tests {
             padded_tokens: 5,
             time: Duration::from_millis(2),
         });
+        counters.record_skipped(3);
         let stats = counters.snapshot();
         assert_eq!(
             stats,
@@ -153,6 +176,8 @@ mod tests {
                 tokens: 17,
                 padded_tokens: 20,
                 forward_time: Duration::from_millis(8),
+                skipped_jobs: 1,
+                skipped_sequences: 3,
             }
         );
         assert_eq!(stats.sequences_per_pass(), 2.0);
@@ -164,6 +189,8 @@ mod tests {
             tokens: 12,
             padded_tokens: 15,
             forward_time: Duration::from_millis(6),
+            skipped_jobs: 1,
+            skipped_sequences: 3,
         };
         assert_eq!(
             stats.since(&first),
@@ -173,6 +200,8 @@ mod tests {
                 tokens: 5,
                 padded_tokens: 5,
                 forward_time: Duration::from_millis(2),
+                skipped_jobs: 0,
+                skipped_sequences: 0,
             }
         );
     }
