@@ -39,6 +39,9 @@ struct Args {
     /// Texts that may wait for the model before requests are refused with 429.
     #[arg(long, default_value_t = emotion_classifier::DEFAULT_MAX_QUEUED)]
     max_queued: usize,
+    /// Result cache capacity in texts; 0 turns it off.
+    #[arg(long, default_value_t = emotion_classifier::DEFAULT_CACHE_CAPACITY)]
+    cache: usize,
     /// The most texts one request may hold.
     #[arg(long, default_value_t = 256)]
     max_inputs: usize,
@@ -55,6 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let classifier = EmotionClassifier::builder()
         .model(source)
         .max_queued(args.max_queued)
+        .cache_capacity(args.cache)
         .tune_malloc(true)
         .build()?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;
