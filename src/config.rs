@@ -23,14 +23,24 @@ pub enum Architecture {
     DistilBert,
     /// RoBERTa (`model_type: "roberta"`), e.g. DistilRoBERTa.
     Roberta,
+    /// XLM-RoBERTa (`model_type: "xlm-roberta"`): RoBERTa's network with a multilingual
+    /// SentencePiece (Unigram) tokenizer, read from `tokenizer.json`.
+    XlmRoberta,
 }
 
 impl Architecture {
+    /// Whether the network is RoBERTa's (positions counted from `pad_token_id + 1`, a dense +
+    /// tanh head on `<s>`).
+    pub(crate) fn is_roberta_family(self) -> bool {
+        matches!(self, Self::Roberta | Self::XlmRoberta)
+    }
+
     fn from_model_type(model_type: &str) -> Option<Self> {
         match model_type {
             "bert" => Some(Self::Bert),
             "distilbert" => Some(Self::DistilBert),
             "roberta" => Some(Self::Roberta),
+            "xlm-roberta" => Some(Self::XlmRoberta),
             _ => None,
         }
     }
@@ -171,7 +181,7 @@ impl ModelConfig {
             .map(|(id, label)| (id as i64, label.clone()))
             .collect();
         let (network, hidden_size, default_pad) = match architecture {
-            Architecture::Bert | Architecture::Roberta => {
+            Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {
                 let fields: BertFields = serde_json::from_value(value).map_err(invalid)?;
                 check_sizes(
                     fields.hidden_size,
@@ -301,11 +311,14 @@ impl ModelConfig {
 
     /// The longest input, in tokens with the special tokens included, that the model can take.
     ///
-    /// RoBERTa numbers positions from `pad_token_id + 1`, so it loses that many positions.
+    /// RoBERTa (and XLM-RoBERTa) numbers positions from `pad_token_id + 1`, so it loses that
+    /// many positions.
     pub fn max_input_tokens(&self) -> usize {
         let limit = match self.architecture {
             Architecture::Bert | Architecture::DistilBert => self.max_position_embeddings,
-            Architecture::Roberta => self.max_position_embeddings - self.pad_token_id - 1,
+            Architecture::Roberta | Architecture::XlmRoberta => {
+                self.max_position_embeddings - self.pad_token_id - 1
+            }
         };
         usize::try_from(limit).unwrap_or(0)
     }

@@ -47,7 +47,7 @@ pub enum Error {
 
     /// `config.json` names an architecture this crate cannot run.
     #[error(
-        "unsupported model_type {model_type:?} in {path} (supported: bert, distilbert, roberta)"
+        "unsupported model_type {model_type:?} in {path} (supported: bert, distilbert, roberta, xlm-roberta)"
     )]
     UnsupportedModelType {
         /// The config file.

@@ -47,11 +47,13 @@ impl TokenizerFiles {
         }
     }
 
-    /// The slow tokenizer `architecture` uses without `tokenizer.json`.
-    fn slow(architecture: Architecture) -> Self {
+    /// The slow tokenizer `architecture` can use without `tokenizer.json`, if any. XLM-RoBERTa's
+    /// (`sentencepiece.bpe.model`) is not read: it needs `tokenizer.json`.
+    fn slow(architecture: Architecture) -> Option<Self> {
         match architecture {
-            Architecture::Roberta => Self::ByteLevelBpe,
-            Architecture::Bert | Architecture::DistilBert => Self::WordPiece,
+            Architecture::Roberta => Some(Self::ByteLevelBpe),
+            Architecture::Bert | Architecture::DistilBert => Some(Self::WordPiece),
+            Architecture::XlmRoberta => None,
         }
     }
 }
@@ -94,8 +96,8 @@ impl ModelFiles {
         architecture: Architecture,
         has: impl Fn(&str) -> bool,
     ) -> Result<Self, &'static str> {
-        let tokenizer = [TokenizerFiles::Fast, TokenizerFiles::slow(architecture)]
-            .into_iter()
+        let tokenizer = std::iter::once(TokenizerFiles::Fast)
+            .chain(TokenizerFiles::slow(architecture))
             .find(|kind| kind.files().iter().all(|file| has(file)))
             .ok_or(TOKENIZER)?;
         let weights = [WeightsFile::Safetensors, WeightsFile::Pytorch]
@@ -250,6 +252,30 @@ mod tests {
             files(
                 Architecture::Roberta,
                 &["config.json", "vocab.txt", "model.safetensors"]
+            ),
+            Err("tokenizer.json")
+        );
+    }
+
+    #[test]
+    fn xlm_roberta_needs_tokenizer_json() {
+        assert_eq!(
+            files(
+                Architecture::XlmRoberta,
+                &["config.json", "tokenizer.json", "model.safetensors"]
+            ),
+            Ok(vec!["config.json", "tokenizer.json", "model.safetensors"])
+        );
+        assert_eq!(
+            files(
+                Architecture::XlmRoberta,
+                &[
+                    "config.json",
+                    "vocab.json",
+                    "merges.txt",
+                    "vocab.txt",
+                    "model.safetensors"
+                ]
             ),
             Err("tokenizer.json")
         );

@@ -1,6 +1,6 @@
 //! Tell which emotions a text expresses, with a pretrained transformer model.
 //!
-//! [`EmotionClassifier`] runs a Hugging Face emotion model (BERT, DistilBERT or RoBERTa) behind
+//! [`EmotionClassifier`] runs a Hugging Face emotion model (BERT, DistilBERT, RoBERTa or XLM-RoBERTa) behind
 //! one call, [`classify`](EmotionClassifier::classify), returning [`EmotionScores`]: every
 //! label's probability, matching Python `transformers` to 1e-5.
 //!

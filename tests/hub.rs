@@ -167,6 +167,35 @@ fn a_repository_with_both_slow_tokenizers_gets_the_one_its_architecture_reads() 
 }
 
 #[test]
+fn an_xlm_roberta_repository_downloads_its_tokenizer_json() {
+    let dir = support::model_dir("tiny-xlm-roberta-emotion");
+    let server = HubServer::start(&[("test-org/tiny-xlm-roberta", dir.clone())]);
+    let cache = tempfile::tempdir().unwrap();
+    let classifier = build(hub_model(
+        "test-org/tiny-xlm-roberta",
+        &server,
+        cache.path(),
+    ))
+    .unwrap();
+    let mut downloaded = server.downloaded_files();
+    downloaded.sort();
+    assert_eq!(
+        downloaded,
+        ["config.json", "model.safetensors", "tokenizer.json"]
+    );
+    let local = support::classifier("tiny-xlm-roberta-emotion");
+    for text in ["Das ist wunderbar!", "我今天很高兴", "so sad"] {
+        let (a, b) = (
+            classifier.classify(text).unwrap(),
+            local.classify(text).unwrap(),
+        );
+        for (x, y) in a.scores().iter().zip(b.scores()) {
+            assert!((x - y).abs() < 1e-5, "{text}");
+        }
+    }
+}
+
+#[test]
 fn pickle_only_repository_downloads_pytorch_model_bin() {
     let server = server();
     let cache = tempfile::tempdir().unwrap();

@@ -68,3 +68,37 @@ fn a_stride_without_room_is_rejected() {
         Err(Error::InvalidOption { .. })
     ));
 }
+
+#[test]
+fn every_fused_architecture_chunks_a_long_text_into_windows() {
+    // One window per model limit: the first window is what truncation reads, so with
+    // Aggregate::Max no label can score lower than truncated.
+    let text = angry_ending();
+    for model in [
+        "tiny-roberta-emotion",
+        "tiny-xlm-roberta-emotion",
+        "tiny-distilbert-emotion",
+    ] {
+        let build = |long_texts| {
+            EmotionClassifier::builder()
+                .model(support::model_dir(model))
+                .long_texts(long_texts)
+                .cache_capacity(0)
+                .build()
+                .unwrap()
+        };
+        let truncated = build(LongTexts::Truncate).classify(&text).unwrap();
+        let chunking = build(LongTexts::chunk(16, Aggregate::Max));
+        let chunked = chunking.classify(&text).unwrap();
+        let windows = chunking.pass_stats().sequences;
+        assert!(windows > 2, "{model}: {windows} windows");
+        for (label, (t, c)) in truncated
+            .labels()
+            .iter()
+            .zip(truncated.scores().iter().zip(chunked.scores()))
+        {
+            assert!(c + 1e-6 >= *t, "{model}: {label} {c} < truncated {t}");
+        }
+        assert_ne!(truncated.scores(), chunked.scores(), "{model}");
+    }
+}

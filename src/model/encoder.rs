@@ -122,7 +122,9 @@ impl Encoder {
             heads: shape.heads,
             hidden: h,
             activation: shape.activation,
-            roberta_padding: (architecture == Architecture::Roberta).then(|| config.pad_token_id()),
+            roberta_padding: architecture
+                .is_roberta_family()
+                .then(|| config.pad_token_id()),
         })
     }
 

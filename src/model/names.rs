@@ -62,7 +62,9 @@ impl Names {
                 head_dense: "bert.pooler.dense",
                 classifier_output: "classifier",
             },
-            Architecture::Roberta => Self {
+            // XLM-RoBERTa's checkpoints use RoBERTa's names (`XLMRobertaForSequenceClassification`
+            // keeps its base model under `roberta`).
+            Architecture::Roberta | Architecture::XlmRoberta => Self {
                 base: "roberta",
                 layers_at: "encoder.layer",
                 layer: &BERT_LAYER,
@@ -181,6 +183,20 @@ mod tests {
         assert_eq!(
             Names::of(Architecture::Roberta).classifier_output_weight(),
             "classifier.out_proj.weight"
+        );
+    }
+
+    #[test]
+    fn xlm_roberta_names_are_roberta_names() {
+        // transformers' XLMRobertaForSequenceClassification keeps its base model under
+        // `roberta` and RoBERTa's classification head.
+        assert_eq!(
+            names_of_one_layer(Architecture::XlmRoberta),
+            names_of_one_layer(Architecture::Roberta)
+        );
+        assert_eq!(
+            Names::of(Architecture::XlmRoberta).word_embeddings(),
+            "roberta.embeddings.word_embeddings.weight"
         );
     }
 
