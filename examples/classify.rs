@@ -16,9 +16,12 @@
 
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
+use std::sync::mpsc;
 
 use clap::Parser;
-use emotion_classifier::{EmotionClassifier, EmotionScores, LabelScore, ModelSource, MODEL_ENV};
+use emotion_classifier::{
+    EmotionClassifier, EmotionScores, Error, LabelScore, ModelSource, MODEL_ENV,
+};
 
 /// Classify the emotions of texts, one JSON line per text.
 #[derive(Parser)]
@@ -27,6 +30,10 @@ struct Args {
     /// [default: $EMOTION_MODEL, else j-hartmann/emotion-english-distilroberta-base].
     #[arg(long)]
     model: Option<String>,
+    /// After the last line, print to stderr how many texts were classified and how fast, from
+    /// the first line read to the last written (model loading excluded).
+    #[arg(long)]
+    timing: bool,
     /// Texts to classify; without any, one text per line is read from stdin.
     texts: Vec<String>,
 }
@@ -42,8 +49,11 @@ struct Line<'a> {
     error: Option<String>,
 }
 
-/// Texts per call to the classifier when reading stdin: output streams as input arrives.
-const CHUNK: usize = 256;
+/// The most lines in one round when reading stdin.
+const MAX_ROUND: usize = 2048;
+
+/// Rounds classified at once when reading stdin: one is tokenized while another computes.
+const IN_FLIGHT: usize = 2;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -69,60 +79,127 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut failed = false;
-    let mut write = |texts: &[String]| -> std::io::Result<()> {
-        for (text, result) in texts.iter().zip(classifier.classify_each(texts)) {
-            let line = match &result {
-                Ok(scores) => Line {
-                    text,
-                    top: Some(scores.top()),
-                    scores: Some(scores),
-                    error: None,
-                },
-                Err(e) => {
-                    failed = true;
-                    Line {
-                        text,
-                        top: None,
-                        scores: None,
-                        error: Some(report(e)),
-                    }
-                }
-            };
-            serde_json::to_writer(&mut out, &line)?;
-            out.write_all(b"\n")?;
-        }
-        out.flush()
-    };
     let written = if args.texts.is_empty() {
-        read_stdin_in_chunks(&mut write)
+        stream_stdin(&classifier, args.timing)
     } else {
-        write(&args.texts)
+        write_chunk(
+            &mut BufWriter::new(std::io::stdout().lock()),
+            &args.texts,
+            &classifier.classify_each(&args.texts),
+        )
     };
-    if let Err(e) = written {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+    match written {
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn read_stdin_in_chunks(
-    write: &mut impl FnMut(&[String]) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut chunk = Vec::with_capacity(CHUNK);
-    for line in std::io::stdin().lock().lines() {
-        chunk.push(line?);
-        if chunk.len() == CHUNK {
-            write(&chunk)?;
-            chunk.clear();
+/// Classifies stdin's lines as they come, in three overlapping stages: a thread reads lines,
+/// this thread cuts them into rounds and starts each round's `classify_each` on its own thread
+/// (up to [`IN_FLIGHT`] rounds at once, so one round is tokenized while another computes),
+/// and a writer thread writes the rounds' lines in input order. A round is every line waiting
+/// when it starts, up to [`MAX_ROUND`]: one line at a time when lines come slowly (output
+/// follows input), large rounds when they come fast (the batch rate). Returns whether any text
+/// failed.
+fn stream_stdin(classifier: &EmotionClassifier, timing: bool) -> std::io::Result<bool> {
+    let (lines, arriving) = mpsc::sync_channel::<std::io::Result<String>>(4 * MAX_ROUND);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let failed = line.is_err();
+            if lines.send(line).is_err() || failed {
+                return;
+            }
+        }
+    });
+    type Computed = std::thread::JoinHandle<(Vec<String>, Vec<Result<EmotionScores, Error>>)>;
+    let (rounds, computed) = mpsc::sync_channel::<Computed>(IN_FLIGHT);
+    let writer = std::thread::spawn(move || -> std::io::Result<(bool, usize)> {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        let mut failed = false;
+        let mut written = 0;
+        for round in computed {
+            let (texts, results) = round
+                .join()
+                .map_err(|_| std::io::Error::other("a classifying thread panicked"))?;
+            failed |= write_chunk(&mut out, &texts, &results)?;
+            written += texts.len();
+        }
+        Ok((failed, written))
+    });
+    let mut read_error = None;
+    let mut started = None;
+    'rounds: while let Ok(first) = arriving.recv() {
+        started.get_or_insert_with(std::time::Instant::now);
+        let mut round = Vec::new();
+        for line in std::iter::once(first).chain(arriving.try_iter().take(MAX_ROUND - 1)) {
+            match line {
+                Ok(line) => round.push(line),
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            }
+        }
+        let classifier = classifier.clone();
+        let compute = std::thread::spawn(move || {
+            let results = classifier.classify_each(&round);
+            (round, results)
+        });
+        if rounds.send(compute).is_err() || read_error.is_some() {
+            break 'rounds;
         }
     }
-    write(&chunk)
+    drop(rounds);
+    let (failed, written) = writer
+        .join()
+        .map_err(|_| std::io::Error::other("the writing thread panicked"))??;
+    if let (true, Some(started)) = (timing, started) {
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{written} texts in {seconds:.2} s: {:.0} texts/s",
+            written as f64 / seconds
+        );
+    }
+    match read_error {
+        Some(e) => Err(e),
+        None => Ok(failed),
+    }
+}
+
+/// Writes one JSON line per text; returns whether any text failed.
+fn write_chunk(
+    out: &mut impl Write,
+    texts: &[String],
+    results: &[Result<EmotionScores, Error>],
+) -> std::io::Result<bool> {
+    let mut failed = false;
+    for (text, result) in texts.iter().zip(results) {
+        let line = match result {
+            Ok(scores) => Line {
+                text,
+                top: Some(scores.top()),
+                scores: Some(scores),
+                error: None,
+            },
+            Err(e) => {
+                failed = true;
+                Line {
+                    text,
+                    top: None,
+                    scores: None,
+                    error: Some(report(e)),
+                }
+            }
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(failed)
 }
 
 /// Where the model comes from.
