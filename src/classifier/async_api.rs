@@ -11,7 +11,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use crate::error::Result;
@@ -107,17 +106,9 @@ impl Inner {
             }
             for (slots, job) in planned.jobs(self.batching.limits) {
                 let count = job.len();
-                match self.worker.submit_async(job, admission).await {
-                    Ok(pending) => {
-                        self.computed.fetch_add(count as u64, Ordering::Relaxed);
-                        sent.push((slots, pending));
-                    }
-                    Err(refused) => {
-                        if self.refuse(refused, &slots, &mut requests) {
-                            sent.clear();
-                            break 'rounds;
-                        }
-                    }
+                let submitted = self.worker.submit_async(job, admission).await;
+                if self.file(submitted, slots, count, &mut sent, &mut requests) {
+                    break 'rounds;
                 }
             }
         }

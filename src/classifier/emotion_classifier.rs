@@ -10,7 +10,7 @@ use crate::long_texts::{Aggregate, LongTexts};
 use crate::model::{LoadedModel, NetworkOptions};
 use crate::scores::{probabilities, EmotionScores};
 use crate::tokenize::TextEncoder;
-use crate::worker::{Admission, Batching, PassStats, QueueStats, RowResult, WorkerHandle};
+use crate::worker::{Admission, Batching, PassStats, Pending, QueueStats, RowResult, WorkerHandle};
 
 use super::builder::Settings;
 use super::requests::Requests;
@@ -281,18 +281,9 @@ impl Inner {
             }
             for (slots, job) in planned.jobs(self.batching.limits) {
                 let count = job.len();
-                match self.worker.submit_blocking(job, admission) {
-                    Ok(pending) => {
-                        self.computed.fetch_add(count as u64, Ordering::Relaxed);
-                        sent.push((slots, pending));
-                    }
-                    Err(refused) => {
-                        if self.refuse(refused, &slots, &mut requests) {
-                            // Dropping what was sent tells the workers to skip it.
-                            sent.clear();
-                            break 'rounds;
-                        }
-                    }
+                let submitted = self.worker.submit_blocking(job, admission);
+                if self.file(submitted, slots, count, &mut sent, &mut requests) {
+                    break 'rounds;
                 }
             }
         }
@@ -309,15 +300,33 @@ impl Inner {
         })
     }
 
-    /// A job that could not be queued: its texts fail with `error`. Returns whether the whole
-    /// call is refused ([`Error::Overloaded`]): then every text not yet answered fails too.
-    pub(super) fn refuse(&self, error: Error, slots: &[usize], requests: &mut Requests) -> bool {
+    /// Files one job's submission (`count` texts for `slots`): a queued job joins `sent`; a
+    /// refused one fails its texts. Returns whether the whole call is refused
+    /// ([`Error::Overloaded`]): then every text not yet answered fails too, and what was sent
+    /// is dropped, which tells the workers to skip it.
+    pub(super) fn file(
+        &self,
+        submitted: Result<Pending>,
+        slots: Vec<usize>,
+        count: usize,
+        sent: &mut Vec<(Vec<usize>, Pending)>,
+        requests: &mut Requests,
+    ) -> bool {
+        let error = match submitted {
+            Ok(pending) => {
+                self.computed.fetch_add(count as u64, Ordering::Relaxed);
+                sent.push((slots, pending));
+                return false;
+            }
+            Err(error) => error,
+        };
         let overloaded = matches!(error, Error::Overloaded { .. });
         let error = Arc::new(error);
         if overloaded {
             requests.fail_unfinished(&error);
+            sent.clear();
         } else {
-            for &slot in slots {
+            for &slot in &slots {
                 requests.fail(slot, Arc::clone(&error));
             }
         }

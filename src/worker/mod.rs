@@ -26,8 +26,8 @@ mod queue;
 mod run;
 mod stats;
 
-pub(crate) use handle::WorkerHandle;
 pub use handle::{Batching, DEFAULT_MAX_QUEUED};
+pub(crate) use handle::{Pending, WorkerHandle};
 pub(crate) use job::RowResult;
 pub(crate) use queue::Admission;
 pub use queue::QueueStats;
