@@ -8,7 +8,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use emotion_classifier::Precision;
 
 fn batch(c: &mut Criterion) {
-    let texts = common::test_texts();
+    let mut texts = common::test_texts();
+    if common::smoke_test() {
+        texts.truncate(256);
+    }
     let mut group = c.benchmark_group("batch_5427_texts");
     group.sample_size(10);
     group.throughput(Throughput::Elements(texts.len() as u64));

@@ -17,6 +17,12 @@ pub fn model_dir() -> PathBuf {
     shared_dir().join("models/emotion-minilm-ekman")
 }
 
+/// Whether this is `cargo test` running the bench once as a smoke test (`cargo bench` passes
+/// `--bench`): then a slice of the inputs is enough, and keeps the test suite short.
+pub fn smoke_test() -> bool {
+    !std::env::args().any(|arg| arg == "--bench")
+}
+
 /// The 5,427 texts of the GoEmotions Ekman test split.
 pub fn test_texts() -> Vec<String> {
     let path = shared_dir().join("data/goemotions/ekman/test.tsv");
