@@ -158,16 +158,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 all.push(classifier.classify(text)?);
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            latencies.sort_by(f64::total_cmp);
-            report["p50_ms"] = latencies[latencies.len() / 2].into();
-            report["p99_ms"] = latencies[(latencies.len() - 1) * 99 / 100].into();
+            percentiles(&mut latencies, &mut report);
             all
         }
         Mode::Concurrent => {
             report["callers"] = args.callers.into();
             report["dynamic"] = (!args.no_dynamic).into();
             report["max_wait_ms"] = (classifier.batching().max_wait.as_secs_f64() * 1000.0).into();
-            concurrent(&classifier, &texts, args.callers)?
+            let (all, mut latencies) = concurrent(&classifier, &texts, args.callers)?;
+            percentiles(&mut latencies, &mut report);
+            all
         }
     };
     let seconds = start.elapsed().as_secs_f64();
@@ -194,12 +194,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// `callers` threads each classify every `callers`-th text, one call per text.
+/// p50 and p99 of per-call latencies (ms) into the report.
+fn percentiles(latencies: &mut [f64], report: &mut serde_json::Value) {
+    if latencies.is_empty() {
+        return;
+    }
+    latencies.sort_by(f64::total_cmp);
+    report["p50_ms"] = latencies[latencies.len() / 2].into();
+    report["p99_ms"] = latencies[(latencies.len() - 1) * 99 / 100].into();
+}
+
+/// Every text classified by `callers` threads, each calling `classify` on its share in turn:
+/// the scores in input order, and each call's latency in ms.
 fn concurrent(
     classifier: &EmotionClassifier,
     texts: &[String],
     callers: usize,
-) -> Result<Vec<emotion_classifier::EmotionScores>, emotion_classifier::Error> {
+) -> Result<(Vec<emotion_classifier::EmotionScores>, Vec<f64>), emotion_classifier::Error> {
     let mut results: Vec<Option<emotion_classifier::EmotionScores>> = vec![None; texts.len()];
+    let mut latencies = Vec::with_capacity(texts.len());
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..callers)
             .map(|c| {
@@ -207,7 +220,12 @@ fn concurrent(
                 s.spawn(move || {
                     (c..texts.len())
                         .step_by(callers)
-                        .map(|i| classifier.classify(&texts[i]).map(|r| (i, r)))
+                        .map(|i| {
+                            let t = Instant::now();
+                            classifier
+                                .classify(&texts[i])
+                                .map(|r| (i, r, t.elapsed().as_secs_f64() * 1000.0))
+                        })
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
@@ -216,13 +234,14 @@ fn concurrent(
             let done = handle
                 .join()
                 .map_err(|_| emotion_classifier::Error::WorkerStopped)??;
-            for (i, r) in done {
+            for (i, r, ms) in done {
                 results[i] = Some(r);
+                latencies.push(ms);
             }
         }
         Ok::<(), emotion_classifier::Error>(())
     })?;
-    Ok(results.into_iter().flatten().collect())
+    Ok((results.into_iter().flatten().collect(), latencies))
 }
 
 /// Peak resident memory of this process, from /proc (Linux); 0 elsewhere.
