@@ -53,6 +53,7 @@
 
 #[doc(hidden)]
 pub mod batch;
+mod block_on;
 mod cache;
 mod checkpoint;
 mod classifier;

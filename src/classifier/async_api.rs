@@ -83,10 +83,12 @@ impl EmotionClassifier {
 }
 
 impl Inner {
-    /// One result per text, as [`Inner::each_blocking`] but waiting in the calling task.
-    /// Dropping the future drops the replies of whatever it had queued, so the workers skip
-    /// those jobs.
-    pub(super) async fn each_async<S: AsRef<str> + Sync>(
+    /// One result per text, with the workers' queue entered as `admission` says, waiting in the
+    /// calling task: the one pipeline behind every call (the blocking ones run it with
+    /// `block_on`). Every round is tokenized and sent before the first answer is awaited, so
+    /// the workers compute one round while the next is tokenized. Dropping the future drops the
+    /// replies of whatever it had queued, so the workers skip those jobs.
+    pub(super) async fn each_async<S: AsRef<str>>(
         &self,
         texts: &[S],
         admission: Admission,

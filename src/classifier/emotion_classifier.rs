@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::block_on::block_on;
 use crate::cache::{CacheStats, ScoreCache};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
@@ -14,7 +15,6 @@ use crate::worker::{Admission, Batching, PassStats, Pending, QueueStats, RowResu
 
 use super::builder::Settings;
 use super::requests::Requests;
-use super::round::Round;
 use super::EmotionClassifierBuilder;
 
 /// Classifies the emotions of texts with one loaded model.
@@ -264,33 +264,13 @@ pub(super) fn all_or_first_error(
 
 impl Inner {
     /// One result per text, with the workers' queue entered as `admission` says, blocking this
-    /// thread. Every round is tokenized and sent before the first answer is awaited, so the
-    /// worker computes one round while this thread tokenizes the next.
+    /// thread: the async pipeline ([`Inner::each_async`]) run to completion here.
     fn each_blocking<S: AsRef<str>>(
         &self,
         texts: &[S],
         admission: Admission,
     ) -> Vec<Result<EmotionScores>> {
-        let mut requests = self.requests(texts);
-        let distinct = requests.texts().to_vec();
-        let mut sent = Vec::new();
-        'rounds: for (round, texts) in distinct.chunks(ROUND).enumerate() {
-            let mut planned = Round::new(round * ROUND);
-            for text in texts {
-                planned.tokenize(&self.encoder, text, &mut requests);
-            }
-            for (slots, job) in planned.jobs(self.batching.limits) {
-                let count = job.len();
-                let submitted = self.worker.submit_blocking(job, admission);
-                if self.file(submitted, slots, count, &mut sent, &mut requests) {
-                    break 'rounds;
-                }
-            }
-        }
-        for (slots, pending) in sent {
-            self.record(&slots, pending.wait(), &mut requests);
-        }
-        requests.results(|text, windows| self.finish(text, &windows))
+        block_on(self.each_async(texts, admission))
     }
 
     /// The bookkeeping of a call on `texts`, with the cache answering what it has.

@@ -51,7 +51,9 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    /// Blocks until the worker answers; [`Error::WorkerStopped`] if it never will.
+    /// Blocks until the worker answers; [`Error::WorkerStopped`] if it never will. (The
+    /// classifier awaits [`answer`](Self::answer); tests block.)
+    #[cfg(test)]
     pub(crate) fn wait(self) -> Result<Vec<RowResult>> {
         self.reply.recv().map_err(|_| Error::WorkerStopped)
     }
@@ -152,18 +154,14 @@ impl WorkerHandle {
         self.submit_blocking(sequences, Admission::Wait)
     }
 
-    /// Queues the forward pass of `sequences` once there is room, blocking this thread (as
-    /// `admission` says).
-    ///
-    /// # Errors
-    /// [`Error::Overloaded`] (with [`Admission::Try`]), [`Error::WorkerStopped`].
+    /// [`submit_async`](Self::submit_async), blocking this thread (for tests).
+    #[cfg(test)]
     pub(crate) fn submit_blocking(
         &self,
         sequences: Vec<Vec<u32>>,
         admission: Admission,
     ) -> Result<Pending> {
-        let permit = self.bound.acquire_blocking(sequences.len(), admission)?;
-        self.send(sequences, permit)
+        crate::block_on::block_on(self.submit_async(sequences, admission))
     }
 
     /// Queues the forward pass of `sequences` once there is room, waiting in the calling task.

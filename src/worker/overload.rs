@@ -160,7 +160,7 @@ fn the_async_submit_waits_for_room_without_blocking_its_thread() {
         pool.submit_blocking(vec![vec![3]], Admission::Try),
         Err(Error::Overloaded { .. })
     ));
-    let answer = block_on(async {
+    let answer = crate::block_on::block_on(async {
         let pending = pool.submit_async(vec![vec![4]], Admission::Wait).await?;
         pending.answer().await
     });
@@ -168,25 +168,4 @@ fn the_async_submit_waits_for_room_without_blocking_its_thread() {
     assert_eq!(first.wait().unwrap().len(), 1);
     assert_eq!(second.wait().unwrap().len(), 1);
     pool.stop();
-}
-
-/// Polls a future to completion on this thread, parking between polls: the smallest executor,
-/// to show the async path needs no runtime.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unpark(thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => thread::park(),
-        }
-    }
 }

@@ -4,13 +4,13 @@
 //!
 //! Each job holds a [`Permit`] for its texts while it is queued; the worker drops it when it
 //! takes the job for a pass (or when the job is dropped unrun), which wakes waiting callers.
-//! Waiting works on a thread (blocking) or in a task (a runtime-agnostic future) alike, through
-//! `event-listener`. No libtorch here: tested on its own.
+//! Waiting is a runtime-agnostic future (`event-listener`); a blocking caller runs it with
+//! `block_on`. No libtorch here: tested on its own.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use event_listener::{Event, Listener};
+use event_listener::Event;
 
 use crate::error::{Error, Result};
 
@@ -125,31 +125,6 @@ impl QueueBound {
         }
     }
 
-    /// Room for `texts`, blocking this thread until there is (as [`Admission`] says).
-    ///
-    /// # Errors
-    /// [`Error::Overloaded`] with [`Admission::Try`] when they do not fit now.
-    pub(crate) fn acquire_blocking(
-        self: &Arc<Self>,
-        texts: usize,
-        admission: Admission,
-    ) -> Result<Permit> {
-        if admission == Admission::Try {
-            return self.take(texts, false).ok_or_else(|| self.overloaded());
-        }
-        loop {
-            if let Some(permit) = self.take(texts, true) {
-                return Ok(permit);
-            }
-            // Listen before checking again, so a release between the two is not missed.
-            let listener = self.freed.listen();
-            if let Some(permit) = self.take(texts, true) {
-                return Ok(permit);
-            }
-            listener.wait();
-        }
-    }
-
     /// Room for `texts`, waiting in the calling task until there is (as [`Admission`] says).
     ///
     /// # Errors
@@ -166,6 +141,7 @@ impl QueueBound {
             if let Some(permit) = self.take(texts, true) {
                 return Ok(permit);
             }
+            // Listen before checking again, so a release between the two is not missed.
             let listener = self.freed.listen();
             if let Some(permit) = self.take(texts, true) {
                 return Ok(permit);
@@ -180,20 +156,29 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::block_on::block_on;
+
+    fn acquire_blocking(
+        bound: &Arc<QueueBound>,
+        texts: usize,
+        admission: Admission,
+    ) -> Result<Permit> {
+        block_on(bound.acquire(texts, admission))
+    }
 
     #[test]
     fn permits_count_texts_and_give_them_back_when_dropped() {
         let bound = QueueBound::new(10);
-        let a = bound.acquire_blocking(4, Admission::Try).unwrap();
-        let b = bound.acquire_blocking(6, Admission::Try).unwrap();
+        let a = acquire_blocking(&bound, 4, Admission::Try).unwrap();
+        let b = acquire_blocking(&bound, 6, Admission::Try).unwrap();
         assert_eq!(bound.queued(), 10);
-        match bound.acquire_blocking(1, Admission::Try) {
+        match acquire_blocking(&bound, 1, Admission::Try) {
             Err(Error::Overloaded { queued, limit }) => assert_eq!((queued, limit), (10, 10)),
             other => panic!("expected Overloaded, got {other:?}"),
         }
         drop(a);
         assert_eq!(bound.queued(), 6);
-        let c = bound.acquire_blocking(4, Admission::Try).unwrap();
+        let c = acquire_blocking(&bound, 4, Admission::Try).unwrap();
         drop((b, c));
         assert_eq!((bound.queued(), bound.peak()), (0, 10));
     }
@@ -203,11 +188,11 @@ mod tests {
         let bound = QueueBound::new(3);
         // Try never lets in more than the bound.
         assert!(matches!(
-            bound.acquire_blocking(5, Admission::Try),
+            acquire_blocking(&bound, 5, Admission::Try),
             Err(Error::Overloaded { .. })
         ));
         // Wait lets it in alone, so a large job never waits forever.
-        let big = bound.acquire_blocking(5, Admission::Wait).unwrap();
+        let big = acquire_blocking(&bound, 5, Admission::Wait).unwrap();
         assert_eq!(bound.queued(), 5);
         drop(big);
     }
@@ -215,10 +200,10 @@ mod tests {
     #[test]
     fn a_waiting_caller_gets_in_when_room_is_given_back() {
         let bound = QueueBound::new(2);
-        let held = bound.acquire_blocking(2, Admission::Wait).unwrap();
+        let held = acquire_blocking(&bound, 2, Admission::Wait).unwrap();
         let waiter = {
             let bound = Arc::clone(&bound);
-            std::thread::spawn(move || bound.acquire_blocking(1, Admission::Wait).map(drop))
+            std::thread::spawn(move || acquire_blocking(&bound, 1, Admission::Wait).map(drop))
         };
         std::thread::sleep(Duration::from_millis(50));
         assert!(
@@ -238,7 +223,7 @@ mod tests {
                 let bound = Arc::clone(&bound);
                 std::thread::spawn(move || {
                     for _ in 0..200 {
-                        let permit = bound.acquire_blocking(1 + i % 3, Admission::Wait).unwrap();
+                        let permit = acquire_blocking(&bound, 1 + i % 3, Admission::Wait).unwrap();
                         assert!(bound.queued() <= 5);
                         drop(permit);
                     }
