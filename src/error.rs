@@ -47,7 +47,8 @@ pub enum Error {
 
     /// `config.json` names an architecture this crate cannot run.
     #[error(
-        "unsupported model_type {model_type:?} in {path} (supported: bert, distilbert, roberta, xlm-roberta)"
+        "unsupported model_type {model_type:?} in {path} (supported: {})",
+        crate::config::Architecture::supported_list()
     )]
     UnsupportedModelType {
         /// The config file.
@@ -166,6 +167,27 @@ pub enum Error {
         /// What libtorch said.
         #[source]
         source: tch::TchError,
+    },
+
+    /// rust-bert refused a model it runs for the crate (ALBERT, DeBERTa-v2, MobileBERT,
+    /// Longformer): its config, or an input.
+    #[error("rust-bert's {architecture} model failed")]
+    RustBert {
+        /// The architecture's `model_type`.
+        architecture: &'static str,
+        /// What rust-bert said.
+        #[source]
+        source: BoxedSource,
+    },
+
+    /// rust-bert's model code (or libtorch under it) panicked during a forward pass; the
+    /// panic was caught, and the texts of that pass get this error.
+    #[error("rust-bert's {architecture} model panicked: {message}")]
+    ModelPanicked {
+        /// The architecture's `model_type`.
+        architecture: &'static str,
+        /// The panic's message.
+        message: String,
     },
 
     /// The network returned a different number of logit rows than the texts it was given (a

@@ -47,13 +47,16 @@ impl TokenizerFiles {
         }
     }
 
-    /// The slow tokenizer `architecture` can use without `tokenizer.json`, if any. XLM-RoBERTa's
-    /// (`sentencepiece.bpe.model`) is not read: it needs `tokenizer.json`.
+    /// The slow tokenizer `architecture` can use without `tokenizer.json`, if any. The
+    /// SentencePiece models of XLM-RoBERTa, ALBERT and DeBERTa-v2 (`*.model`) are not read:
+    /// they need `tokenizer.json`.
     fn slow(architecture: Architecture) -> Option<Self> {
         match architecture {
-            Architecture::Roberta => Some(Self::ByteLevelBpe),
-            Architecture::Bert | Architecture::DistilBert => Some(Self::WordPiece),
-            Architecture::XlmRoberta => None,
+            Architecture::Roberta | Architecture::Longformer => Some(Self::ByteLevelBpe),
+            Architecture::Bert | Architecture::DistilBert | Architecture::MobileBert => {
+                Some(Self::WordPiece)
+            }
+            Architecture::XlmRoberta | Architecture::Albert | Architecture::DebertaV2 => None,
         }
     }
 }

@@ -62,6 +62,12 @@ impl Weights {
         &self.path
     }
 
+    /// The names of every tensor in the file.
+    #[cfg(test)]
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
     /// The shape of tensor `name`, or [`Error::MissingTensor`].
     pub(crate) fn shape(&self, name: &str) -> Result<&[i64]> {
         Ok(&self.get(name)?.shape)

@@ -21,7 +21,7 @@ use super::names::Names;
 use super::params::Params;
 use super::unpadded::TokenLayout;
 use crate::config::{Architecture, ModelConfig};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The classification head on each text's first token: a dense layer, its activation, then
 /// the output layer (one logit per label).
@@ -80,7 +80,10 @@ impl Encoder {
         params: &Params,
     ) -> Result<Self> {
         let architecture = config.architecture();
-        let names = Names::of(architecture);
+        let names = Names::of(architecture).ok_or_else(|| Error::UnsupportedModelType {
+            path: config.path().to_path_buf(),
+            model_type: architecture.model_type().to_owned(),
+        })?;
         let h = shape.hidden;
         let labels = config.labels().len() as i64;
         let word_embeddings = params.tensor(&names.word_embeddings(), &[config.vocab_size(), h])?;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::names::Names;
+use super::names;
 use super::network::{Network, NetworkOptions};
 use crate::checkpoint::Weights;
 use crate::config::ModelConfig;
@@ -62,7 +62,7 @@ impl LoadedModel {
         copies: usize,
     ) -> Result<Self> {
         let embedding_rows = weights
-            .shape(&Names::of(config.architecture()).word_embeddings())?
+            .shape(&names::word_embeddings(config.architecture()))?
             .first()
             .copied()
             .unwrap_or(0);
@@ -110,6 +110,9 @@ mod tests {
             "emotion-minilm-ekman",
             "tiny-roberta-emotion",
             "tiny-distilbert-emotion",
+            "tiny-albert-emotion",
+            "tiny-mobilebert-emotion",
+            "tiny-longformer-emotion",
         ] {
             let model =
                 LoadedModel::from_dir(&test_model(name), LongTexts::default(), options, 3).unwrap();

@@ -4,12 +4,15 @@
 //! - [`Network`] (`network`) holds the crate's fused [`encoder`]: the embeddings, the stack of
 //!   `layer`s and the head, built from `linear` blocks whose parameters `params` fetches from
 //!   a checkpoint under the architecture's `names`, in their final dtype and device.
+//! - `library` runs the other architectures (ALBERT, DeBERTa-v2, MobileBERT, Longformer)
+//!   through rust-bert's modules, on parameters fetched the same way.
 //! - `activation` is the feed-forward activation the config names; `unpadded` keeps a batch as
 //!   its real tokens only.
 
 mod activation;
 mod encoder;
 mod layer;
+mod library;
 mod linear;
 mod loaded;
 mod names;

@@ -52,9 +52,10 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    /// The names `architecture`'s checkpoints use.
-    pub(crate) fn of(architecture: Architecture) -> Self {
-        match architecture {
+    /// The names `architecture`'s checkpoints use, for the architectures the fused encoder
+    /// runs (`None` for the others).
+    pub(crate) fn of(architecture: Architecture) -> Option<Self> {
+        Some(match architecture {
             Architecture::Bert => Self {
                 base: "bert",
                 layers_at: "encoder.layer",
@@ -78,7 +79,11 @@ impl Names {
                 head_dense: "pre_classifier",
                 classifier_output: "classifier",
             },
-        }
+            Architecture::Albert
+            | Architecture::DebertaV2
+            | Architecture::MobileBert
+            | Architecture::Longformer => return None,
+        })
     }
 
     /// An embeddings parameter: `word_embeddings.weight`, `LayerNorm`, ...
@@ -102,13 +107,30 @@ impl Names {
     }
 }
 
+/// The word embedding matrix's name in `architecture`'s checkpoints, for every architecture.
+pub(crate) fn word_embeddings(architecture: Architecture) -> String {
+    match Names::of(architecture) {
+        Some(names) => names.word_embeddings(),
+        None => super::library::word_embeddings(architecture),
+    }
+}
+
+/// The classifier output layer's weight matrix (one row per label) in `architecture`'s
+/// checkpoints, for every architecture.
+pub(crate) fn classifier_output_weight(architecture: Architecture) -> String {
+    match Names::of(architecture) {
+        Some(names) => names.classifier_output_weight(),
+        None => super::library::classifier_output_weight(architecture),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Every weight and bias name of a one-layer model, as the encoder asks for them.
     fn names_of_one_layer(architecture: Architecture) -> Vec<String> {
-        let names = Names::of(architecture);
+        let names = Names::of(architecture).unwrap();
         let with_bias = |name: String| vec![format!("{name}.weight"), format!("{name}.bias")];
         let mut all = vec![names.word_embeddings()];
         all.push(names.embeddings("position_embeddings.weight"));
@@ -181,7 +203,7 @@ mod tests {
             ])
         );
         assert_eq!(
-            Names::of(Architecture::Roberta).classifier_output_weight(),
+            classifier_output_weight(Architecture::Roberta),
             "classifier.out_proj.weight"
         );
     }
@@ -195,7 +217,7 @@ mod tests {
             names_of_one_layer(Architecture::Roberta)
         );
         assert_eq!(
-            Names::of(Architecture::XlmRoberta).word_embeddings(),
+            word_embeddings(Architecture::XlmRoberta),
             "roberta.embeddings.word_embeddings.weight"
         );
     }
@@ -231,5 +253,27 @@ mod tests {
                 "classifier.bias",
             ])
         );
+    }
+
+    #[test]
+    fn every_architecture_names_its_embeddings_and_classifier() {
+        for (architecture, embeddings, classifier) in [
+            (Architecture::Albert, "albert", "classifier.weight"),
+            (Architecture::DebertaV2, "deberta", "classifier.weight"),
+            (Architecture::MobileBert, "mobilebert", "classifier.weight"),
+            (
+                Architecture::Longformer,
+                "longformer",
+                "classifier.out_proj.weight",
+            ),
+            (Architecture::DistilBert, "distilbert", "classifier.weight"),
+        ] {
+            assert!(Names::of(architecture).is_none() != architecture.runs_on_fused_encoder());
+            assert_eq!(
+                word_embeddings(architecture),
+                format!("{embeddings}.embeddings.word_embeddings.weight")
+            );
+            assert_eq!(classifier_output_weight(architecture), classifier);
+        }
     }
 }

@@ -1,11 +1,12 @@
-//! The transformer itself: the crate's fused [`Encoder`], loaded from checked weights, for
-//! every architecture (BERT, RoBERTa, DistilBERT).
+//! The transformer itself, loaded from checked weights: the crate's fused [`Encoder`] for BERT,
+//! RoBERTa, XLM-RoBERTa and DistilBERT, rust-bert's modules ([`LibraryNetwork`]) for the rest.
 
 use tch::{Device, Kind, Tensor};
 
 use super::activation::Activation;
 use super::encoder::{Encoder, EncoderShape};
-use super::names::Names;
+use super::library::LibraryNetwork;
+use super::names;
 use super::params::Params;
 use crate::batch::PaddedBatch;
 use crate::checkpoint::Weights;
@@ -26,9 +27,15 @@ pub(crate) struct NetworkOptions {
 ///
 /// Holds libtorch tensors, so it is `Send` but not `Sync`: one worker thread owns it.
 pub(crate) struct Network {
-    encoder: Encoder,
+    body: Body,
     labels: usize,
     device: Device,
+}
+
+/// The code that runs the network.
+enum Body {
+    Fused(Encoder),
+    Library(Box<LibraryNetwork>),
 }
 
 impl Network {
@@ -51,6 +58,9 @@ impl Network {
             pack_weights,
         } = options;
         check_label_count(config, weights)?;
+        if let NetworkConfig::Library(library) = config.network() {
+            return load_library(config, library, weights, options, copies);
+        }
         // On a GPU the model runs in f16; on the CPU in the requested precision.
         let kind = match (device, precision) {
             (Device::Cuda(_), _) => Kind::Half,
@@ -77,12 +87,13 @@ impl Network {
                 eps: 1e-12,
                 activation: Activation::from(c.activation),
             },
+            NetworkConfig::Library(_) => unreachable_library(config)?,
         };
         let params = Params::new(weights, kind, device, pack_weights);
         (0..copies.max(1))
             .map(|_| {
                 Ok(Self {
-                    encoder: Encoder::load(config, &shape, &params)?,
+                    body: Body::Fused(Encoder::load(config, &shape, &params)?),
                     labels: config.labels().len(),
                     device,
                 })
@@ -93,13 +104,19 @@ impl Network {
     /// Where the word embedding matrix's data is: equal for networks that share weights.
     #[cfg(test)]
     pub(crate) fn embeddings_address(&self) -> usize {
-        self.encoder.word_embeddings().data_ptr() as usize
+        match &self.body {
+            Body::Fused(encoder) => encoder.word_embeddings().data_ptr() as usize,
+            Body::Library(network) => network.word_embeddings_address(),
+        }
     }
 
     /// Logits of shape `[batch, labels]` for padded token ids and their attention mask, both
     /// `[batch, length]` int64.
     fn logits(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        tch::no_grad(|| self.encoder.forward(ids, mask))
+        tch::no_grad(|| match &self.body {
+            Body::Fused(encoder) => encoder.forward(ids, mask),
+            Body::Library(network) => network.forward(ids, mask),
+        })
     }
 
     /// Logits for a padded batch, one row per text with one value per label.
@@ -125,8 +142,56 @@ impl Network {
     }
 }
 
+/// `copies` rust-bert networks for `library` on one set of weights. They run in f32 on the CPU
+/// (f16 on a GPU, as the fused encoder does); bf16 is the fused encoder's alone.
+fn load_library(
+    config: &ModelConfig,
+    library: &crate::config::LibraryConfig,
+    weights: &Weights,
+    options: NetworkOptions,
+    copies: usize,
+) -> Result<Vec<Network>> {
+    let NetworkOptions {
+        precision, device, ..
+    } = options;
+    let kind = match (device, precision) {
+        (Device::Cuda(_), _) => Kind::Half,
+        (_, Precision::F32) => Kind::Float,
+        (_, Precision::Bf16) => {
+            return Err(Error::InvalidOption {
+                option: "precision",
+                reason: "bf16 runs on the fused encoder's architectures (BERT, DistilBERT, \
+                         RoBERTa, XLM-RoBERTa) only; this model runs through rust-bert in f32",
+            })
+        }
+    };
+    let params = Params::new(weights, kind, device, false);
+    (0..copies.max(1))
+        .map(|_| {
+            Ok(Network {
+                body: Body::Library(Box::new(LibraryNetwork::load(
+                    config.architecture(),
+                    library,
+                    &params,
+                    device,
+                )?)),
+                labels: config.labels().len(),
+                device,
+            })
+        })
+        .collect()
+}
+
+/// The fused encoder was asked to build a rust-bert architecture: refused, never expected.
+fn unreachable_library(config: &ModelConfig) -> Result<EncoderShape> {
+    Err(Error::UnsupportedModelType {
+        path: config.path().to_path_buf(),
+        model_type: config.architecture().model_type().to_owned(),
+    })
+}
+
 fn check_label_count(config: &ModelConfig, weights: &Weights) -> Result<()> {
-    let tensor = Names::of(config.architecture()).classifier_output_weight();
+    let tensor = names::classifier_output_weight(config.architecture());
     let outputs = weights.shape(&tensor)?.first().copied().unwrap_or(0);
     let labels = config.labels().len();
     if i64::try_from(labels).ok() != Some(outputs) {

@@ -46,6 +46,11 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// The shape of checkpoint tensor `name`.
+    pub(crate) fn shape(&self, name: &str) -> Result<Vec<i64>> {
+        Ok(self.weights.shape(name)?.to_vec())
+    }
+
     /// Tensor `name`, checked to have shape `shape`.
     pub(crate) fn tensor(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
         self.derived(name, |weights| weights.tensor_f32(name, shape))
@@ -94,6 +99,12 @@ impl<'a> Params<'a> {
             // This libtorch has no packed GEMM: the matrix stays plain.
             None => Ok(Weight::Plain(self.derived(key, |_| Ok(weight))?)),
         }
+    }
+
+    /// The names of every tensor fetched so far.
+    #[cfg(test)]
+    pub(crate) fn fetched(&self) -> Vec<String> {
+        self.tensors.borrow().keys().cloned().collect()
     }
 
     fn finish(&self, tensor: Tensor) -> Result<Tensor> {

@@ -1,50 +1,18 @@
-//! `config.json` in Hugging Face layout, read straight into serde structs.
-//!
-//! rust-bert's own `Config::from_file` panics on a bad file and requires fields that current
-//! `transformers` no longer writes, so the crate parses the file itself, validates it once, and
-//! builds rust-bert's config structs from the result.
+//! A validated `config.json`: the fields every architecture shares, the labels in order, and
+//! the architecture's own part.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rust_bert::bert::BertConfig;
 use rust_bert::distilbert::DistilBertConfig;
-use rust_bert::Activation;
 use serde::Deserialize;
 
+use super::architecture::Architecture;
+use super::fused;
+use super::library::LibraryConfig;
 use crate::error::{Error, Result};
-
-/// The architectures this crate runs, by their `model_type` in `config.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Architecture {
-    /// BERT (`model_type: "bert"`), e.g. MiniLM.
-    Bert,
-    /// DistilBERT (`model_type: "distilbert"`).
-    DistilBert,
-    /// RoBERTa (`model_type: "roberta"`), e.g. DistilRoBERTa.
-    Roberta,
-    /// XLM-RoBERTa (`model_type: "xlm-roberta"`): RoBERTa's network with a multilingual
-    /// SentencePiece (Unigram) tokenizer, read from `tokenizer.json`.
-    XlmRoberta,
-}
-
-impl Architecture {
-    /// Whether the network is RoBERTa's (positions counted from `pad_token_id + 1`, a dense +
-    /// tanh head on `<s>`).
-    pub(crate) fn is_roberta_family(self) -> bool {
-        matches!(self, Self::Roberta | Self::XlmRoberta)
-    }
-
-    fn from_model_type(model_type: &str) -> Option<Self> {
-        match model_type {
-            "bert" => Some(Self::Bert),
-            "distilbert" => Some(Self::DistilBert),
-            "roberta" => Some(Self::Roberta),
-            "xlm-roberta" => Some(Self::XlmRoberta),
-            _ => None,
-        }
-    }
-}
 
 /// How logits become probabilities, from `problem_type` in `config.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -58,74 +26,16 @@ pub enum ScoreFunction {
 
 /// The fields every supported architecture shares.
 #[derive(Debug, Deserialize)]
-struct CommonFields {
-    model_type: String,
+pub(super) struct CommonFields {
+    pub(super) model_type: String,
     #[serde(default)]
     id2label: HashMap<usize, String>,
     #[serde(default)]
     problem_type: Option<String>,
-    max_position_embeddings: i64,
+    pub(super) max_position_embeddings: i64,
     #[serde(default)]
-    pad_token_id: Option<i64>,
-    vocab_size: i64,
-}
-
-/// BERT and RoBERTa fields (RoBERTa reuses BERT's config in rust-bert).
-#[derive(Debug, Deserialize)]
-struct BertFields {
-    #[serde(default = "default_activation")]
-    hidden_act: Activation,
-    hidden_size: i64,
-    intermediate_size: i64,
-    num_attention_heads: i64,
-    num_hidden_layers: i64,
-    #[serde(default = "default_type_vocab_size")]
-    type_vocab_size: i64,
-    #[serde(default = "default_layer_norm_eps")]
-    layer_norm_eps: f64,
-}
-
-/// DistilBERT fields.
-#[derive(Debug, Deserialize)]
-struct DistilBertFields {
-    #[serde(default = "default_activation")]
-    activation: Activation,
-    dim: i64,
-    hidden_dim: i64,
-    n_heads: i64,
-    n_layers: i64,
-    #[serde(default)]
-    sinusoidal_pos_embds: bool,
-}
-
-/// The transformer's sizes must make a network: positive widths, a head count that divides
-/// the hidden size (each head takes an equal slice), no negative layer count.
-fn check_sizes(
-    hidden: i64,
-    heads: i64,
-    intermediate: i64,
-    layers: i64,
-) -> std::result::Result<(), serde_json::Error> {
-    use serde::de::Error as _;
-    if hidden <= 0 || heads <= 0 || intermediate <= 0 || layers < 0 || hidden % heads != 0 {
-        return Err(serde_json::Error::custom(format!(
-            "sizes do not make a transformer: hidden {hidden}, attention heads {heads}, \
-             feed-forward {intermediate}, layers {layers} (the heads must divide the hidden size)"
-        )));
-    }
-    Ok(())
-}
-
-fn default_activation() -> Activation {
-    Activation::gelu
-}
-
-fn default_type_vocab_size() -> i64 {
-    2
-}
-
-fn default_layer_norm_eps() -> f64 {
-    1e-12
+    pub(super) pad_token_id: Option<i64>,
+    pub(super) vocab_size: i64,
 }
 
 /// The architecture-specific part of a model's configuration, ready for rust-bert.
@@ -134,6 +44,8 @@ pub(crate) enum NetworkConfig {
     Bert(BertConfig, f64),
     DistilBert(DistilBertConfig),
     Roberta(BertConfig, f64),
+    /// An architecture run through rust-bert (rust-bert's configs are not `Clone`).
+    Library(Arc<LibraryConfig>),
 }
 
 /// A validated `config.json`.
@@ -161,7 +73,7 @@ impl ModelConfig {
         Self::from_slice(path, &bytes)
     }
 
-    fn from_slice(path: &Path, bytes: &[u8]) -> Result<Self> {
+    pub(super) fn from_slice(path: &Path, bytes: &[u8]) -> Result<Self> {
         let invalid = |source| Error::InvalidConfig {
             path: path.to_path_buf(),
             source,
@@ -180,77 +92,13 @@ impl ModelConfig {
             .enumerate()
             .map(|(id, label)| (id as i64, label.clone()))
             .collect();
-        let (network, hidden_size, default_pad) = match architecture {
-            Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {
-                let fields: BertFields = serde_json::from_value(value).map_err(invalid)?;
-                check_sizes(
-                    fields.hidden_size,
-                    fields.num_attention_heads,
-                    fields.intermediate_size,
-                    fields.num_hidden_layers,
-                )
+        let (network, hidden_size, default_pad) = if architecture.runs_on_fused_encoder() {
+            fused::network(architecture, value, &common, id2label).map_err(invalid)?
+        } else {
+            let library = LibraryConfig::from_value(architecture, value, &common, id2label)
                 .map_err(invalid)?;
-                let hidden_size = fields.hidden_size;
-                let eps = fields.layer_norm_eps;
-                let config = BertConfig {
-                    hidden_act: fields.hidden_act,
-                    attention_probs_dropout_prob: 0.0,
-                    hidden_dropout_prob: 0.0,
-                    hidden_size: fields.hidden_size,
-                    initializer_range: 0.02,
-                    intermediate_size: fields.intermediate_size,
-                    max_position_embeddings: common.max_position_embeddings,
-                    num_attention_heads: fields.num_attention_heads,
-                    num_hidden_layers: fields.num_hidden_layers,
-                    type_vocab_size: fields.type_vocab_size,
-                    vocab_size: common.vocab_size,
-                    output_attentions: Some(false),
-                    output_hidden_states: Some(false),
-                    is_decoder: Some(false),
-                    id2label: Some(id2label),
-                    label2id: None,
-                };
-                if architecture == Architecture::Bert {
-                    (NetworkConfig::Bert(config, eps), hidden_size, 0)
-                } else {
-                    (NetworkConfig::Roberta(config, eps), hidden_size, 1)
-                }
-            }
-            Architecture::DistilBert => {
-                let fields: DistilBertFields = serde_json::from_value(value).map_err(invalid)?;
-                check_sizes(
-                    fields.dim,
-                    fields.n_heads,
-                    fields.hidden_dim,
-                    fields.n_layers,
-                )
-                .map_err(invalid)?;
-                let config = DistilBertConfig {
-                    activation: fields.activation,
-                    attention_dropout: 0.0,
-                    dim: fields.dim,
-                    dropout: 0.0,
-                    hidden_dim: fields.hidden_dim,
-                    id2label: Some(id2label),
-                    initializer_range: 0.02,
-                    is_decoder: Some(false),
-                    label2id: None,
-                    max_position_embeddings: common.max_position_embeddings,
-                    n_heads: fields.n_heads,
-                    n_layers: fields.n_layers,
-                    output_attentions: Some(false),
-                    output_hidden_states: Some(false),
-                    output_past: None,
-                    qa_dropout: 0.0,
-                    seq_classif_dropout: 0.0,
-                    sinusoidal_pos_embds: fields.sinusoidal_pos_embds,
-                    // Current `transformers` no longer writes this field; it only matters for
-                    // masked-LM heads, which a classifier does not have.
-                    tie_weights_: false,
-                    vocab_size: common.vocab_size,
-                };
-                (NetworkConfig::DistilBert(config), fields.dim, 0)
-            }
+            let (hidden, pad) = (library.hidden_size(), library.default_pad_token_id());
+            (NetworkConfig::Library(Arc::new(library)), hidden, pad)
         };
         let score_function = match common.problem_type.as_deref() {
             Some("multi_label_classification") => ScoreFunction::Sigmoid,
@@ -311,14 +159,13 @@ impl ModelConfig {
 
     /// The longest input, in tokens with the special tokens included, that the model can take.
     ///
-    /// RoBERTa (and XLM-RoBERTa) numbers positions from `pad_token_id + 1`, so it loses that
-    /// many positions.
+    /// RoBERTa, XLM-RoBERTa and Longformer number positions from `pad_token_id + 1`, so they
+    /// lose that many positions.
     pub fn max_input_tokens(&self) -> usize {
-        let limit = match self.architecture {
-            Architecture::Bert | Architecture::DistilBert => self.max_position_embeddings,
-            Architecture::Roberta | Architecture::XlmRoberta => {
-                self.max_position_embeddings - self.pad_token_id - 1
-            }
+        let limit = if self.architecture.positions_after_padding() {
+            self.max_position_embeddings - self.pad_token_id - 1
+        } else {
+            self.max_position_embeddings
         };
         usize::try_from(limit).unwrap_or(0)
     }
