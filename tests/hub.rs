@@ -196,6 +196,40 @@ fn an_xlm_roberta_repository_downloads_its_tokenizer_json() {
 }
 
 #[test]
+fn rust_bert_architectures_download_what_they_need_and_match_transformers() {
+    for name in [
+        "tiny-albert-emotion",
+        "tiny-mobilebert-emotion",
+        "tiny-longformer-emotion",
+    ] {
+        let id = format!("test-org/{name}");
+        let server = HubServer::start(&[(id.as_str(), support::model_dir(name))]);
+        let cache = tempfile::tempdir().unwrap();
+        let classifier = build(hub_model(&id, &server, cache.path())).unwrap();
+        let mut downloaded = server.downloaded_files();
+        downloaded.sort();
+        // The fast tokenizer only, though MobileBERT's and Longformer's repositories also
+        // hold their slow tokenizers' files.
+        assert_eq!(
+            downloaded,
+            ["config.json", "model.safetensors", "tokenizer.json"],
+            "{name}"
+        );
+        for reference in support::references(name).iter().take(40) {
+            let got = classifier.classify(&reference.text).unwrap();
+            for (label, want) in &reference.scores {
+                let have = got.get(label).unwrap();
+                assert!(
+                    (have - want).abs() <= 1e-4,
+                    "{name}: {label} = {have}, transformers says {want}, for {:?}",
+                    reference.text
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn pickle_only_repository_downloads_pytorch_model_bin() {
     let server = server();
     let cache = tempfile::tempdir().unwrap();

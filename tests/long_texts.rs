@@ -70,15 +70,18 @@ fn a_stride_without_room_is_rejected() {
 }
 
 #[test]
-fn every_fused_architecture_chunks_a_long_text_into_windows() {
-    // One window per model limit: the first window is what truncation reads, so with
-    // Aggregate::Max no label can score lower than truncated.
-    let text = angry_ending();
-    for model in [
-        "tiny-roberta-emotion",
-        "tiny-xlm-roberta-emotion",
-        "tiny-distilbert-emotion",
+fn every_architecture_chunks_a_long_text_into_windows() {
+    // One window per model limit (1,024 tokens for the Longformer): the first window is what
+    // truncation reads, so with Aggregate::Max no label can score lower than truncated.
+    for (model, repeats) in [
+        ("tiny-roberta-emotion", 1),
+        ("tiny-xlm-roberta-emotion", 1),
+        ("tiny-distilbert-emotion", 1),
+        ("tiny-albert-emotion", 1),
+        ("tiny-mobilebert-emotion", 1),
+        ("tiny-longformer-emotion", 8),
     ] {
+        let text = angry_ending().repeat(repeats);
         let build = |long_texts| {
             EmotionClassifier::builder()
                 .model(support::model_dir(model))
