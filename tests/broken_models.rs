@@ -353,3 +353,26 @@ fn invalid_options_are_rejected_before_loading() {
         })
     ));
 }
+
+#[test]
+fn rust_bert_architectures_refuse_bf16_and_name_a_missing_tensor() {
+    // bf16 is the fused encoder's; the rust-bert path runs f32 and says so.
+    match EmotionClassifier::builder()
+        .model(support::model_dir("tiny-albert-emotion"))
+        .precision(emotion_classifier::Precision::Bf16)
+        .build()
+    {
+        Err(Error::InvalidOption { option, .. }) => assert_eq!(option, "precision"),
+        other => panic!("expected InvalidOption for precision, got {other:?}"),
+    }
+    // A variable rust-bert's module needs that the checkpoint lacks is named.
+    let dir = temp_copy("tiny-longformer-emotion");
+    let gone = "longformer.encoder.layer.1.attention.self.key_global.weight";
+    edit_weights(dir.path(), |tensors| {
+        tensors.retain(|(name, _)| name != gone)
+    });
+    match build(dir.path()) {
+        Err(Error::MissingTensor { name, .. }) => assert_eq!(name, gone),
+        other => panic!("expected MissingTensor, got {other:?}"),
+    }
+}
