@@ -196,9 +196,10 @@ fn an_xlm_roberta_repository_downloads_its_tokenizer_json() {
 }
 
 #[test]
-fn rust_bert_architectures_download_what_they_need_and_match_transformers() {
+fn library_architectures_download_what_they_need_and_match_transformers() {
     for name in [
         "tiny-albert-emotion",
+        "tiny-deberta-v2-emotion",
         "tiny-mobilebert-emotion",
         "tiny-longformer-emotion",
     ] {

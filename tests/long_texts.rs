@@ -78,6 +78,7 @@ fn every_architecture_chunks_a_long_text_into_windows() {
         ("tiny-xlm-roberta-emotion", 1),
         ("tiny-distilbert-emotion", 1),
         ("tiny-albert-emotion", 1),
+        ("tiny-deberta-v2-emotion", 1),
         ("tiny-mobilebert-emotion", 1),
         ("tiny-longformer-emotion", 8),
     ] {

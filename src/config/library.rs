@@ -21,12 +21,15 @@ use serde_json::{json, Map, Value};
 use super::architecture::Architecture;
 use super::fused::check_sizes;
 use super::model_config::CommonFields;
+use crate::model::PositionTerms;
 
-/// rust-bert's config for one of the architectures it runs for the crate.
+/// rust-bert's config for one of the architectures run outside the fused encoder. DeBERTa-v2
+/// runs on the crate's own module (see `model/library/deberta_v2.rs`), from rust-bert's config
+/// struct and the attention terms parsed here.
 #[derive(Debug)]
 pub(crate) enum LibraryConfig {
     Albert(AlbertConfig),
-    DebertaV2(DebertaV2Config),
+    DebertaV2(DebertaV2Config, PositionTerms),
     MobileBert(MobileBertConfig),
     Longformer(LongformerConfig),
 }
@@ -84,7 +87,10 @@ impl LibraryConfig {
         inference_only(&mut config);
         let mut parsed = match architecture {
             Architecture::Albert => Self::Albert(albert(config)?),
-            Architecture::DebertaV2 => Self::DebertaV2(deberta_v2(config)?),
+            Architecture::DebertaV2 => {
+                let (config, terms) = deberta_v2(config)?;
+                Self::DebertaV2(config, terms)
+            }
             Architecture::MobileBert => Self::MobileBert(mobilebert(config)?),
             Architecture::Longformer => Self::Longformer(longformer(config)?),
             other => {
@@ -108,7 +114,7 @@ impl LibraryConfig {
     fn set_labels(&mut self, id2label: HashMap<i64, String>) {
         let slot = match self {
             Self::Albert(c) => &mut c.id2label,
-            Self::DebertaV2(c) => &mut c.id2label,
+            Self::DebertaV2(c, _) => &mut c.id2label,
             Self::MobileBert(c) => &mut c.id2label,
             Self::Longformer(c) => &mut c.id2label,
         };
@@ -124,7 +130,7 @@ impl LibraryConfig {
                 c.intermediate_size,
                 c.num_hidden_layers,
             ),
-            Self::DebertaV2(c) => (
+            Self::DebertaV2(c, _) => (
                 c.hidden_size,
                 c.num_attention_heads,
                 c.intermediate_size,
@@ -150,7 +156,7 @@ impl LibraryConfig {
     pub(super) fn hidden_size(&self) -> i64 {
         match self {
             Self::Albert(c) => c.hidden_size,
-            Self::DebertaV2(c) => c.pooler_hidden_size.unwrap_or(c.hidden_size),
+            Self::DebertaV2(c, _) => c.pooler_hidden_size.unwrap_or(c.hidden_size),
             Self::MobileBert(c) => c.hidden_size,
             Self::Longformer(c) => c.hidden_size,
         }
@@ -161,7 +167,7 @@ impl LibraryConfig {
         match self {
             Self::Longformer(c) => c.pad_token_id.unwrap_or(1),
             Self::Albert(c) => c.pad_token_id,
-            Self::DebertaV2(c) => c.pad_token_id.unwrap_or(0),
+            Self::DebertaV2(c, _) => c.pad_token_id.unwrap_or(0),
             Self::MobileBert(c) => c.pad_token_idx.unwrap_or(0),
         }
     }
@@ -170,7 +176,7 @@ impl LibraryConfig {
     pub(crate) fn has_token_types(&self) -> bool {
         let types = match self {
             Self::Albert(c) => c.type_vocab_size,
-            Self::DebertaV2(c) => c.type_vocab_size,
+            Self::DebertaV2(c, _) => c.type_vocab_size,
             Self::MobileBert(c) => c.type_vocab_size,
             Self::Longformer(c) => c.type_vocab_size,
         };
@@ -199,7 +205,7 @@ fn albert(mut config: Map<String, Value>) -> Parsed<AlbertConfig> {
 }
 
 /// `transformers`' `DebertaV2Config` defaults, and the checks rust-bert's deserializers lack.
-fn deberta_v2(mut config: Map<String, Value>) -> Parsed<DebertaV2Config> {
+fn deberta_v2(mut config: Map<String, Value>) -> Parsed<(DebertaV2Config, PositionTerms)> {
     fill(
         &mut config,
         json!({
@@ -229,29 +235,12 @@ fn deberta_v2(mut config: Map<String, Value>) -> Parsed<DebertaV2Config> {
             format!("{other:?} (DeBERTa-v2 uses \"c2p\" and \"p2c\")"),
         );
     }
-    let relative = config.get("relative_attention").and_then(Value::as_bool) == Some(true);
-    if relative && !attention_types.is_empty() {
-        // rust-bert 0.23's `DebertaV2DisentangledSelfAttention` differs from `transformers`
-        // 4.46 in three places (src/models/deberta_v2/attention.rs): the c2p gather index is
-        // `clamp(relative_pos)` where transformers has `clamp(relative_pos + att_span)`, so
-        // every key after its query reads the same relative embedding; the c2p and p2c terms
-        // are divided by `d * scale_factor` where transformers divides by its square root;
-        // and the log buckets divide `(max_position - 1) / mid` as integers. No change of
-        // weights or inputs undoes the first, so such configs are refused.
-        return refuse(
-            "pos_att_type",
-            format!(
-                "{attention_types:?} with relative_attention: rust-bert 0.23's disentangled \
-                 attention gathers c2p positions without the att_span offset and scales c2p/p2c \
-                 by d rather than sqrt(d)"
-            ),
-        );
-    }
-    if attention_types.is_empty() {
-        config.remove("pos_att_type");
-    } else {
-        config.insert("pos_att_type".to_owned(), json!(attention_types));
-    }
+    let terms = PositionTerms {
+        c2p: attention_types.iter().any(|t| t == "c2p"),
+        p2c: attention_types.iter().any(|t| t == "p2c"),
+    };
+    // Parsed here; rust-bert's deserializer for it would panic on a name it does not know.
+    config.remove("pos_att_type");
     // `transformers` normalises the relative embeddings when the value contains "layer_norm";
     // rust-bert panics on anything but "layer_norm" itself.
     let norm = text(&config, "norm_rel_ebd")
@@ -266,16 +255,6 @@ fn deberta_v2(mut config: Map<String, Value>) -> Parsed<DebertaV2Config> {
     }
     if parts.contains(&"layer_norm") {
         config.insert("norm_rel_ebd".to_owned(), json!("layer_norm"));
-        // rust-bert builds that LayerNorm with epsilon 1e-7; `transformers` with
-        // `layer_norm_eps`.
-        let eps = config.get("layer_norm_eps").and_then(Value::as_f64);
-        if eps.is_some_and(|eps| (eps - 1e-7).abs() > 1e-12) {
-            return refuse(
-                "layer_norm_eps",
-                "with norm_rel_ebd \"layer_norm\" rust-bert normalises the relative embeddings \
-                 with epsilon 1e-7 only",
-            );
-        }
     } else {
         config.remove("norm_rel_ebd");
     }
@@ -296,7 +275,14 @@ fn deberta_v2(mut config: Map<String, Value>) -> Parsed<DebertaV2Config> {
     if config.get("talking_head").and_then(Value::as_bool) == Some(true) {
         return refuse("talking_head", "talking heads are not supported");
     }
-    serde_json::from_value(Value::Object(config))
+    if let Some(size) = config.get("pooler_hidden_size").and_then(Value::as_i64) {
+        if Some(size) != config.get("hidden_size").and_then(Value::as_i64) {
+            // transformers' classifier then takes hidden_size inputs from a pooler of another
+            // width, which cannot load either.
+            return refuse("pooler_hidden_size", "must equal hidden_size");
+        }
+    }
+    Ok((serde_json::from_value(Value::Object(config))?, terms))
 }
 
 /// `transformers`' `MobileBertConfig` defaults.
@@ -441,8 +427,8 @@ mod tests {
             ),
             (
                 "deberta-v2",
-                r#","relative_attention":true,"pos_att_type":"p2c|c2p""#,
-                "pos_att_type",
+                r#","pooler_hidden_size":4"#,
+                "pooler_hidden_size",
             ),
             ("deberta-v2", r#","conv_kernel_size":3"#, "conv_kernel_size"),
             ("deberta-v2", r#","embedding_size":4"#, "embedding_size"),
@@ -465,6 +451,21 @@ mod tests {
         }
         let message = refused_option(&config_with("deberta-v2", r#","pos_att_type":"c2p|zzz""#));
         assert!(message.contains("zzz"), "{message}");
+        let config = parse(&config_with(
+            "deberta-v2",
+            r#","relative_attention":true,"pos_att_type":"P2C|c2p","norm_rel_ebd":"layer_norm|none""#,
+        ))
+        .unwrap();
+        let NetworkConfig::Library(library) = config.network() else {
+            panic!("DeBERTa-v2 runs outside the fused encoder")
+        };
+        match library.as_ref() {
+            LibraryConfig::DebertaV2(c, terms) => {
+                assert!(terms.c2p && terms.p2c);
+                assert!(c.norm_rel_ebd.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

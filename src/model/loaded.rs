@@ -111,6 +111,7 @@ mod tests {
             "tiny-roberta-emotion",
             "tiny-distilbert-emotion",
             "tiny-albert-emotion",
+            "tiny-deberta-v2-emotion",
             "tiny-mobilebert-emotion",
             "tiny-longformer-emotion",
         ] {

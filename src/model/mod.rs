@@ -4,8 +4,8 @@
 //! - [`Network`] (`network`) holds the crate's fused [`encoder`]: the embeddings, the stack of
 //!   `layer`s and the head, built from `linear` blocks whose parameters `params` fetches from
 //!   a checkpoint under the architecture's `names`, in their final dtype and device.
-//! - `library` runs the other architectures (ALBERT, DeBERTa-v2, MobileBERT, Longformer)
-//!   through rust-bert's modules, on parameters fetched the same way.
+//! - `library` runs the other architectures on parameters fetched the same way: ALBERT,
+//!   MobileBERT, Longformer through rust-bert's modules, DeBERTa-v2 on the crate's own.
 //! - `activation` is the feed-forward activation the config names; `unpadded` keeps a batch as
 //!   its real tokens only.
 
@@ -20,5 +20,6 @@ mod network;
 mod params;
 mod unpadded;
 
+pub(crate) use library::PositionTerms;
 pub(crate) use loaded::LoadedModel;
 pub(crate) use network::{Network, NetworkOptions};

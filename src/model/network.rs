@@ -172,6 +172,7 @@ fn load_library(
                 body: Body::Library(Box::new(LibraryNetwork::load(
                     config.architecture(),
                     library,
+                    config.labels().len() as i64,
                     &params,
                     device,
                 )?)),

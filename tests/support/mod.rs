@@ -83,13 +83,6 @@ pub fn references(model: &str) -> Vec<Reference> {
         .collect()
 }
 
-/// Test models whose config the crate refuses, with the option it names: their reference
-/// files are skipped by the parity tests, and `refused_reference_models_name_the_option`
-/// checks the refusal. DeBERTa-v2's relative attention is computed differently by rust-bert
-/// 0.23 than by `transformers` (see `src/config/library.rs`). A model leaves this list when the
-/// crate runs it.
-pub const REFUSED: &[(&str, &str)] = &[("deberta-v2", "pos_att_type")];
-
 /// A test model's `model_type`, from its config.
 pub fn model_type(name: &str) -> String {
     let config = std::fs::read_to_string(model_dir(name).join("config.json")).expect("config");
@@ -98,7 +91,7 @@ pub fn model_type(name: &str) -> String {
 }
 
 /// Every model that has a reference file.
-pub fn all_models_with_references() -> Vec<String> {
+pub fn models_with_references() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(reference_dir())
         .expect("reference folder")
         .filter_map(|e| {
@@ -108,15 +101,6 @@ pub fn all_models_with_references() -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// The option the crate names when it refuses test model `name`, if it does.
-pub fn refused_option(name: &str) -> Option<&'static str> {
-    let model_type = model_type(name);
-    REFUSED
-        .iter()
-        .find(|(refused, _)| *refused == model_type)
-        .map(|(_, option)| *option)
 }
 
 /// How far a text's scores in a padded batch may be from its scores alone. 1e-5 everywhere
@@ -130,14 +114,6 @@ pub fn batch_tolerance(name: &str) -> f32 {
     } else {
         1e-5
     }
-}
-
-/// The models that have a reference file, of the architectures the crate runs.
-pub fn models_with_references() -> Vec<String> {
-    all_models_with_references()
-        .into_iter()
-        .filter(|name| refused_option(name).is_none())
-        .collect()
 }
 
 /// Copies a model directory into a fresh temporary directory, for tests that break it.

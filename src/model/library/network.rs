@@ -3,12 +3,12 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rust_bert::albert::AlbertForSequenceClassification;
-use rust_bert::deberta_v2::DebertaV2ForSequenceClassification;
 use rust_bert::longformer::LongformerForSequenceClassification;
 use rust_bert::mobilebert::MobileBertForSequenceClassification;
 use rust_bert::RustBertError;
 use tch::{nn, Device, Kind, Tensor};
 
+use super::deberta_v2::DebertaV2Classifier;
 use crate::config::{Architecture, LibraryConfig};
 use crate::error::{panic_message, Error, Result};
 use crate::model::params::Params;
@@ -16,7 +16,8 @@ use crate::model::params::Params;
 /// rust-bert's module for one architecture.
 enum Module {
     Albert(AlbertForSequenceClassification),
-    DebertaV2(Box<DebertaV2ForSequenceClassification>),
+    /// The crate's own (rust-bert's computes other scores than `transformers`).
+    DebertaV2(Box<DebertaV2Classifier>),
     MobileBert(MobileBertForSequenceClassification),
     Longformer(LongformerForSequenceClassification),
 }
@@ -51,6 +52,7 @@ impl LibraryNetwork {
     pub(crate) fn load(
         architecture: Architecture,
         config: &LibraryConfig,
+        labels: i64,
         params: &Params,
         device: Device,
     ) -> Result<Self> {
@@ -61,10 +63,9 @@ impl LibraryNetwork {
                 AlbertForSequenceClassification::new(&root, c)
                     .map_err(|e| library_error(architecture, e))?,
             ),
-            LibraryConfig::DebertaV2(c) => Module::DebertaV2(Box::new(
-                DebertaV2ForSequenceClassification::new(&root, c)
-                    .map_err(|e| library_error(architecture, e))?,
-            )),
+            LibraryConfig::DebertaV2(c, terms) => {
+                Module::DebertaV2(Box::new(DebertaV2Classifier::new(&root, c, *terms, labels)))
+            }
             LibraryConfig::MobileBert(c) => Module::MobileBert(
                 MobileBertForSequenceClassification::new(&root, c)
                     .map_err(|e| library_error(architecture, e))?,
@@ -118,11 +119,7 @@ impl LibraryNetwork {
                     m.forward_t(Some(ids), Some(mask), types, None, None, false)
                         .logits
                 }
-                Module::DebertaV2(m) => {
-                    m.forward_t(Some(ids), Some(mask), types, None, None, false)
-                        .map_err(wrap)?
-                        .logits
-                }
+                Module::DebertaV2(m) => m.forward(ids, mask, types)?,
                 Module::MobileBert(m) => {
                     // Trigram input puts each token's neighbours' embeddings beside its own,
                     // and zeros past the text's ends. In a padded batch the neighbour past the
@@ -221,6 +218,7 @@ mod tests {
     fn every_checkpoint_tensor_fills_exactly_one_variable() {
         for name in [
             "tiny-albert-emotion",
+            "tiny-deberta-v2-emotion",
             "tiny-mobilebert-emotion",
             "tiny-longformer-emotion",
         ] {
@@ -231,7 +229,9 @@ mod tests {
             };
             let weights = Weights::from_safetensors(&dir.join("model.safetensors")).unwrap();
             let params = Params::new(&weights, Kind::Float, Device::Cpu, false);
-            LibraryNetwork::load(config.architecture(), library, &params, Device::Cpu).unwrap();
+            let labels = config.labels().len() as i64;
+            LibraryNetwork::load(config.architecture(), library, labels, &params, Device::Cpu)
+                .unwrap();
             let fetched: BTreeSet<String> = params.fetched().into_iter().collect();
             let stored: BTreeSet<String> = weights.names().map(str::to_owned).collect();
             assert_eq!(fetched, stored, "{name}");
