@@ -8,6 +8,7 @@
 #
 #   scripts/bench-vs-python.sh                 # all 5,427 Ekman test texts
 #   LIMIT=1000 THREADS=2 scripts/bench-vs-python.sh
+#   MODEL=../shared/models/tiny-albert-emotion scripts/bench-vs-python.sh   # any model folder
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"

@@ -12,9 +12,12 @@ pub fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
 }
 
-/// The default benchmark model.
+/// The benchmark model: `EMOTION_BENCH_MODEL` (any model folder the crate loads, e.g.
+/// `../shared/models/tiny-deberta-v2-emotion`), else `emotion-minilm-ekman`.
 pub fn model_dir() -> PathBuf {
-    shared_dir().join("models/emotion-minilm-ekman")
+    std::env::var_os("EMOTION_BENCH_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| shared_dir().join("models/emotion-minilm-ekman"))
 }
 
 /// Whether this is `cargo test` running the bench once as a smoke test (`cargo bench` passes
