@@ -36,6 +36,22 @@ pub fn test_texts() -> Vec<String> {
         .collect()
 }
 
+/// Like [`classifier`], but returns the build error (bf16 on a model outside the fused
+/// encoder is refused, for example).
+pub fn try_classifier(
+    configure: impl FnOnce(
+        emotion_classifier::EmotionClassifierBuilder,
+    ) -> emotion_classifier::EmotionClassifierBuilder,
+) -> emotion_classifier::Result<EmotionClassifier> {
+    configure(
+        EmotionClassifier::builder()
+            .model(model_dir())
+            .cache_capacity(0)
+            .tune_malloc(true),
+    )
+    .build()
+}
+
 /// A classifier on the benchmark model, with the cache off unless asked.
 pub fn classifier(
     configure: impl FnOnce(

@@ -142,8 +142,9 @@ impl Network {
     }
 }
 
-/// `copies` rust-bert networks for `library` on one set of weights. They run in f32 on the CPU
-/// (f16 on a GPU, as the fused encoder does); bf16 is the fused encoder's alone.
+/// `copies` networks for `library` (rust-bert's modules, or the crate's DeBERTa-v2) on one set
+/// of weights. They run in f32 on the CPU (f16 on a GPU, as the fused encoder does); bf16 is
+/// the fused encoder's alone.
 fn load_library(
     config: &ModelConfig,
     library: &crate::config::LibraryConfig,
@@ -161,7 +162,7 @@ fn load_library(
             return Err(Error::InvalidOption {
                 option: "precision",
                 reason: "bf16 runs on the fused encoder's architectures (BERT, DistilBERT, \
-                         RoBERTa, XLM-RoBERTa) only; this model runs through rust-bert in f32",
+                         RoBERTa, XLM-RoBERTa) only; this architecture runs in f32",
             })
         }
     };
