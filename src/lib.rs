@@ -71,6 +71,8 @@ mod model;
 mod precision;
 mod scores;
 mod source;
+#[cfg(feature = "datafusion")]
+pub mod sql;
 mod tokenize;
 mod worker;
 
