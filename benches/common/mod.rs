@@ -58,14 +58,7 @@ pub fn classifier(
         emotion_classifier::EmotionClassifierBuilder,
     ) -> emotion_classifier::EmotionClassifierBuilder,
 ) -> EmotionClassifier {
-    configure(
-        EmotionClassifier::builder()
-            .model(model_dir())
-            .cache_capacity(0)
-            .tune_malloc(true),
-    )
-    .build()
-    .expect("benchmark model")
+    try_classifier(configure).expect("benchmark model")
 }
 
 /// A seeded xorshift generator, so every run benches the same inputs.

@@ -113,4 +113,30 @@ mod tests {
         let numbers = Float32Array::from(vec![1.0]);
         assert!(texts(&numbers).is_err());
     }
+
+    #[test]
+    fn null_rows_are_null_structs_and_scores_keep_the_label_order() {
+        let labels: Vec<String> = ["anger", "joy"].map(String::from).to_vec();
+        let scores = EmotionScores::new(labels.clone().into(), vec![0.25, 0.75]);
+        let rows = vec![scores, None];
+        let all = scores_array(&labels, &rows).unwrap();
+        let all = all.as_struct();
+        assert_eq!(all.fields()[1].name(), "joy");
+        assert!(!all.is_null(0) && all.is_null(1));
+        let joy = all
+            .column(1)
+            .as_primitive::<datafusion::arrow::datatypes::Float32Type>();
+        assert_eq!(joy.value(0), 0.75);
+        let top = top_array(&rows).unwrap();
+        let top = top.as_struct();
+        assert_eq!(top.column(0).as_string::<i32>().value(0), "joy");
+        assert!(top.is_null(1));
+        let one = one_label_array(&rows, 0);
+        assert_eq!(
+            one.as_primitive::<datafusion::arrow::datatypes::Float32Type>()
+                .value(0),
+            0.25
+        );
+        assert!(one.is_null(1));
+    }
 }
