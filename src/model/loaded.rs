@@ -85,19 +85,12 @@ impl LoadedModel {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use tch::Device;
 
     use super::*;
     use crate::batch::PaddedBatch;
     use crate::precision::Precision;
-
-    fn test_model(name: &str) -> PathBuf {
-        let models = std::env::var_os("EMOTION_TEST_MODELS")
-            .expect("EMOTION_TEST_MODELS names the test models' folder (.cargo/config.toml)");
-        PathBuf::from(models).join(name)
-    }
 
     #[test]
     fn every_architectures_workers_share_one_set_of_weights() {
@@ -115,8 +108,13 @@ mod tests {
             "tiny-mobilebert-emotion",
             "tiny-longformer-emotion",
         ] {
-            let model =
-                LoadedModel::from_dir(&test_model(name), LongTexts::default(), options, 3).unwrap();
+            let model = LoadedModel::from_dir(
+                &crate::model::test_model_dir(name),
+                LongTexts::default(),
+                options,
+                3,
+            )
+            .unwrap();
             assert_eq!(model.networks.len(), 3, "{name}");
             let addresses: Vec<usize> = model
                 .networks

@@ -23,3 +23,11 @@ mod unpadded;
 pub(crate) use library::PositionTerms;
 pub(crate) use loaded::LoadedModel;
 pub(crate) use network::{Network, NetworkOptions};
+
+/// A test model's folder, under `EMOTION_TEST_MODELS` (set by `.cargo/config.toml`).
+#[cfg(test)]
+pub(crate) fn test_model_dir(name: &str) -> std::path::PathBuf {
+    let models = std::env::var_os("EMOTION_TEST_MODELS")
+        .expect("EMOTION_TEST_MODELS names the test models' folder (.cargo/config.toml)");
+    std::path::PathBuf::from(models).join(name)
+}

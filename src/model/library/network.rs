@@ -199,17 +199,10 @@ fn additive_mask_for_minus_10000(mask: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::path::PathBuf;
 
     use super::*;
     use crate::checkpoint::Weights;
     use crate::config::{ModelConfig, NetworkConfig};
-
-    fn fixture(name: &str) -> PathBuf {
-        let models = std::env::var_os("EMOTION_TEST_MODELS")
-            .expect("EMOTION_TEST_MODELS names the test models' folder (.cargo/config.toml)");
-        PathBuf::from(models).join(name)
-    }
 
     /// rust-bert's variable names are `transformers`' state-dict names: every variable finds
     /// its tensor, and no tensor of the checkpoint is left unused (which would mean a weight
@@ -222,7 +215,7 @@ mod tests {
             "tiny-mobilebert-emotion",
             "tiny-longformer-emotion",
         ] {
-            let dir = fixture(name);
+            let dir = crate::model::test_model_dir(name);
             let config = ModelConfig::from_file(&dir.join("config.json")).unwrap();
             let NetworkConfig::Library(library) = config.network() else {
                 panic!("{name} runs through rust-bert");
