@@ -5,50 +5,17 @@
 
 mod support;
 
+use support::sql_table;
+
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray, StructArray};
-use datafusion::arrow::datatypes::{DataType, Field, Float32Type, Int64Type, Schema};
-use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray, StructArray};
+use datafusion::arrow::datatypes::{DataType, Field, Float32Type, Schema};
 use datafusion::physical_plan::ExecutionPlanProperties;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use emotion_classifier::sql::{register, EmotionFunctions};
+use emotion_classifier::sql::{register, EmotionFunctions, ModelLoadError};
 use emotion_classifier::EmotionClassifier;
-
-const TOLERANCE: f32 = 1e-5;
-
-/// The Ekman test texts with every 97th row NULL, as (id, text).
-fn rows() -> Vec<(i64, Option<String>)> {
-    let path = support::models_dir().join("../data/goemotions/ekman/test.tsv");
-    let data = std::fs::read_to_string(&path).expect("GoEmotions test split");
-    data.lines()
-        .enumerate()
-        .map(|(i, line)| {
-            let text = line.split('\t').next().unwrap_or("").to_owned();
-            (i as i64, (i % 97 != 5).then_some(text))
-        })
-        .collect()
-}
-
-/// `rows` as 4 Parquet files in `dir`, so a scan has 4 partitions.
-fn write_parquet(dir: &Path, rows: &[(i64, Option<String>)]) {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("body", DataType::Utf8, true),
-    ]));
-    let per_file = rows.len().div_ceil(4);
-    for (part, chunk) in rows.chunks(per_file).enumerate() {
-        let ids = Int64Array::from_iter_values(chunk.iter().map(|(id, _)| *id));
-        let bodies = StringArray::from_iter(chunk.iter().map(|(_, t)| t.as_deref()));
-        let batch =
-            RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(bodies)]).unwrap();
-        let file = std::fs::File::create(dir.join(format!("part-{part}.parquet"))).unwrap();
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
-    }
-}
 
 /// The tiny RoBERTa (the SQL layer is under test, not the model; the real MiniLM would make
 /// this test minutes long in a debug build), with or without the result cache.
@@ -69,9 +36,9 @@ fn context(functions: &EmotionFunctions) -> SessionContext {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_scores_equal_classify_batch_with_nulls_and_exact_rows() {
-    let rows = rows();
+    let rows = sql_table::rows();
     let dir = tempfile::tempdir().unwrap();
-    write_parquet(dir.path(), &rows);
+    sql_table::write_parquet(dir.path(), &rows, 4);
     // The three functions share the cache, so each text is computed once; the expected
     // scores come from another classifier without one.
     let functions = EmotionFunctions::new(classifier(true));
@@ -83,10 +50,7 @@ async fn parquet_scores_equal_classify_batch_with_nulls_and_exact_rows() {
     )
     .await
     .unwrap();
-    let df = ctx
-        .sql("SELECT id, emotion_scores(body) AS s, emotion_top(body) AS t, emotion(body, 'joy') AS joy FROM t")
-        .await
-        .unwrap();
+    let df = ctx.sql(sql_table::QUERY).await.unwrap();
     let plan = df.clone().create_physical_plan().await.unwrap();
     assert!(
         plan.output_partitioning().partition_count() >= 4,
@@ -94,54 +58,7 @@ async fn parquet_scores_equal_classify_batch_with_nulls_and_exact_rows() {
         plan.output_partitioning().partition_count()
     );
     let batches = df.collect().await.unwrap();
-
-    let texts: Vec<&str> = rows.iter().filter_map(|(_, t)| t.as_deref()).collect();
-    let reference = classifier(false);
-    let expected = reference.classify_batch(&texts).unwrap();
-    let mut by_id: Vec<Option<&emotion_classifier::EmotionScores>> = vec![None; rows.len()];
-    let mut expected = expected.iter();
-    for (id, text) in &rows {
-        if text.is_some() {
-            by_id[*id as usize] = expected.next();
-        }
-    }
-    let labels = reference.labels();
-    let joy = labels.iter().position(|l| l == "joy").unwrap();
-    let mut seen = vec![false; rows.len()];
-    for batch in &batches {
-        let ids = batch.column(0).as_primitive::<Int64Type>();
-        let scores = batch.column(1).as_struct();
-        let tops = batch.column(2).as_struct();
-        let joys = batch.column(3).as_primitive::<Float32Type>();
-        assert_eq!(scores.num_columns(), labels.len());
-        for (field, label) in scores.fields().iter().zip(labels) {
-            assert_eq!(field.name(), label);
-        }
-        for row in 0..batch.num_rows() {
-            let id = ids.value(row) as usize;
-            assert!(!seen[id], "row {id} twice");
-            seen[id] = true;
-            match by_id[id] {
-                None => {
-                    assert!(scores.is_null(row) && tops.is_null(row) && joys.is_null(row));
-                }
-                Some(want) => {
-                    for (i, w) in want.scores().iter().enumerate() {
-                        let got = scores.column(i).as_primitive::<Float32Type>().value(row);
-                        assert!(
-                            (got - w).abs() <= TOLERANCE,
-                            "row {id} {}: {got} vs {w}",
-                            labels[i]
-                        );
-                    }
-                    let top_label = tops.column(0).as_string::<i32>().value(row);
-                    assert_eq!(top_label, want.top().label, "row {id}");
-                    assert!((joys.value(row) - want.scores()[joy]).abs() <= TOLERANCE);
-                }
-            }
-        }
-    }
-    assert!(seen.iter().all(|s| *s), "every row exactly once");
+    sql_table::check_scores(&batches, &rows, &classifier(false));
     let stats = functions.stats();
     let nulls = rows.iter().filter(|(_, t)| t.is_none()).count() as u64;
     // Three functions, each over every row.
@@ -248,4 +165,109 @@ async fn unscorable_text_is_null_and_counted_or_fails_the_query_when_strict() {
     let error = tops(&context(&strict)).await.unwrap_err().to_string();
     assert!(error.contains("row 1 of its batch"), "{error}");
     assert!(error.contains("🦜"), "{error}");
+}
+
+/// A one-column table `t(body)` of `texts`.
+fn register_texts(ctx: &SessionContext, texts: Vec<Option<&str>>) {
+    let schema = Arc::new(Schema::new(vec![Field::new("body", DataType::Utf8, true)]));
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(texts))]).unwrap();
+    ctx.register_batch("t", batch).unwrap();
+}
+
+#[tokio::test]
+async fn lazy_functions_plan_without_the_model_and_load_it_on_first_use() {
+    let model = support::model_dir("tiny-roberta-emotion");
+    let functions = EmotionFunctions::lazy(EmotionClassifier::builder().model(model)).unwrap();
+    let reference = classifier(false);
+    assert_eq!(functions.labels(), reference.labels());
+    let ctx = context(&functions);
+    register_texts(&ctx, vec![Some("so glad"), None, Some("this is awful")]);
+    let df = ctx.sql("SELECT emotion(body, 'joy') FROM t").await.unwrap();
+    assert!(!functions.is_loaded(), "planning reads only config.json");
+    let batches = df.collect().await.unwrap();
+    assert!(functions.is_loaded());
+    let joy = reference.labels().iter().position(|l| l == "joy").unwrap();
+    let got = batches[0].column(0).as_primitive::<Float32Type>();
+    assert!(got.is_null(1));
+    for (row, text) in [(0, "so glad"), (2, "this is awful")] {
+        let want = reference.classify(text).unwrap().scores()[joy];
+        assert!((got.value(row) - want).abs() <= sql_table::TOLERANCE);
+    }
+}
+
+#[tokio::test]
+async fn a_lazy_model_that_fails_to_load_fails_every_query_with_the_cause() {
+    let copy = support::temp_copy("tiny-roberta-emotion");
+    let functions =
+        EmotionFunctions::lazy(EmotionClassifier::builder().model(copy.path())).unwrap();
+    // config.json was read; the weights go missing before the first call.
+    std::fs::remove_file(copy.path().join("model.safetensors")).unwrap();
+    let ctx = context(&functions);
+    register_texts(&ctx, vec![Some("so glad")]);
+    for _ in 0..2 {
+        let error = ctx
+            .sql("SELECT emotion_top(body) FROM t")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap_err();
+        let mut source: Option<&dyn std::error::Error> = Some(&error);
+        let mut load_error = None;
+        while let Some(e) = source {
+            if let Some(e) = e.downcast_ref::<Arc<ModelLoadError>>() {
+                load_error = Some(e.clone());
+            }
+            source = e.source();
+        }
+        match load_error.as_deref() {
+            Some(ModelLoadError::Load { dir, .. }) => assert_eq!(dir, copy.path()),
+            other => panic!("expected ModelLoadError::Load, got {other:?} from {error}"),
+        }
+        assert!(!functions.is_loaded());
+    }
+}
+
+#[tokio::test]
+async fn a_csv_with_invalid_utf8_fails_naming_the_file_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("tickets.csv");
+    // The bad row comes after two full batches (8,192 rows each), which reach the writer first.
+    let mut data = b"id,body\n".to_vec();
+    for id in 0..20_000 {
+        data.extend_from_slice(format!("{id},fine\n").as_bytes());
+    }
+    data.extend_from_slice(b"20000,caf\xe9 au lait\n20001,ok\n");
+    std::fs::write(&csv, data).unwrap();
+    let out = dir.path().join("out.parquet");
+    let ctx = context(&EmotionFunctions::new(classifier(false))).enable_url_table();
+    let copy = |input: &Path| {
+        format!(
+            "COPY (SELECT id, emotion_top(body) AS top FROM '{}') TO '{}'",
+            input.display(),
+            out.display()
+        )
+    };
+    let error = emotion_classifier::sql::run(&ctx, &copy(&csv))
+        .await
+        .expect_err("invalid UTF-8 fails the query")
+        .to_string();
+    assert!(
+        error.contains("invalid UTF-8 data for line 20002"),
+        "{error}"
+    );
+    assert!(error.contains("tickets.csv"), "{error}");
+    assert!(!out.exists(), "no output file after a failed COPY");
+
+    // The same COPY over good input writes every row.
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "id,body\n1,fine\n2,great\n").unwrap();
+    let counts = emotion_classifier::sql::run(&ctx, &copy(&good))
+        .await
+        .unwrap();
+    let written = counts[0]
+        .column(0)
+        .as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
+    assert_eq!(written.value(0), 2);
+    assert!(out.exists());
 }

@@ -89,6 +89,13 @@ impl EmotionClassifierBuilder {
         self
     }
 
+    /// The model chosen with [`model`](Self::model), if any (the SQL functions' lazy mode reads
+    /// its labels before loading it).
+    #[cfg(feature = "datafusion")]
+    pub(crate) fn source(&self) -> Option<&ModelSource> {
+        self.source.as_ref()
+    }
+
     /// The most texts in one forward pass (default 64).
     pub fn max_batch_size(mut self, size: usize) -> Self {
         self.max_batch_size = Some(size);

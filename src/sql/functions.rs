@@ -8,16 +8,17 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
+use super::model::SqlModel;
 use super::udf::{EmotionUdf, Output};
-use crate::{EmotionClassifier, EmotionScores};
+use crate::{EmotionClassifier, EmotionClassifierBuilder, EmotionScores};
 
 /// The emotion SQL functions over one classifier: build it, then [`register`] it on a
 /// `SessionContext` (or add [`EmotionFunctions::udfs`] to a `SessionStateBuilder`).
 ///
-/// Cloning is cheap and keeps one set of counters.
+/// Cloning is cheap and keeps one classifier and one set of counters.
 #[derive(Clone)]
 pub struct EmotionFunctions {
-    classifier: Arc<EmotionClassifier>,
+    model: Arc<SqlModel>,
     strict: bool,
     counters: Arc<Counters>,
 }
@@ -54,8 +55,28 @@ pub(super) struct UnscoredRow {
 impl EmotionFunctions {
     /// The functions over `classifier`; texts the model cannot score give `NULL`.
     pub fn new(classifier: Arc<EmotionClassifier>) -> Self {
+        Self::over(SqlModel::Ready(classifier))
+    }
+
+    /// The functions over the model `builder` names, built the first time a function runs:
+    /// a Ballista executor loads its model once, when its first task needs it, and a
+    /// scheduler, which only plans, never loads it.
+    ///
+    /// Reads the model's `config.json` now, for the labels (a hub model's files are downloaded
+    /// into the cache first). The first call that scores texts then builds the classifier from
+    /// the same folder, about as long as [`EmotionClassifierBuilder::build`]; calls made
+    /// meanwhile wait for it. If the build fails, that call and every later one fail with a
+    /// [`ModelLoadError`](super::ModelLoadError).
+    ///
+    /// # Errors
+    /// Fetching a hub model, or a missing or invalid `config.json`.
+    pub fn lazy(builder: EmotionClassifierBuilder) -> crate::Result<Self> {
+        Ok(Self::over(SqlModel::lazy(builder)?))
+    }
+
+    fn over(model: SqlModel) -> Self {
         Self {
-            classifier,
+            model: Arc::new(model),
             strict: false,
             counters: Arc::default(),
         }
@@ -71,7 +92,13 @@ impl EmotionFunctions {
 
     /// The model's labels, in its order: `emotion_scores`' fields.
     pub fn labels(&self) -> &[String] {
-        self.classifier.labels()
+        self.model.labels()
+    }
+
+    /// Whether the model is loaded: always for [`new`](Self::new); for [`lazy`](Self::lazy),
+    /// once a function has run.
+    pub fn is_loaded(&self) -> bool {
+        self.model.is_loaded()
     }
 
     /// The counters since these functions were built (one atomic read each).
@@ -109,14 +136,22 @@ impl EmotionFunctions {
 
     /// The identity two function sets are equal by: the model's config file and the mode.
     pub(super) fn identity(&self) -> (&std::path::Path, bool) {
-        (self.classifier.config().path(), self.strict)
+        (self.model.config_path(), self.strict)
     }
 
     /// Scores for a column of texts, `None` for `NULL` and (unless strict) for texts the model
     /// cannot score. One `classify_each` call for the whole column.
     pub(super) fn score(&self, texts: &[Option<&str>]) -> Result<Vec<Option<EmotionScores>>> {
         let present: Vec<&str> = texts.iter().flatten().copied().collect();
-        let mut answers = self.classifier.classify_each(&present).into_iter();
+        let classifier = if present.is_empty() {
+            None
+        } else {
+            Some(self.model.classifier()?)
+        };
+        let mut answers = classifier
+            .map(|c| c.classify_each(&present))
+            .unwrap_or_default()
+            .into_iter();
         let counters = &self.counters;
         counters
             .rows

@@ -20,11 +20,19 @@
 //!
 //! - [`EmotionFunctions`] (`functions`): the classifier, the options and the counters, and
 //!   registration on a `SessionContext` or a `SessionStateBuilder`;
+//! - `model`: the classifier, built already or on first use ([`EmotionFunctions::lazy`], what
+//!   a Ballista executor or scheduler wants), and [`ModelLoadError`];
+//! - [`run`] (`statement`): one statement, with input errors naming the files and a failed
+//!   `COPY` leaving no partial output;
 //! - `udf`: the three `ScalarUDFImpl`s;
 //! - `arrays`: Arrow strings in, Arrow scores out.
 
 mod arrays;
 mod functions;
+mod model;
+mod statement;
 mod udf;
 
 pub use functions::{register, EmotionFunctions, SqlStats};
+pub use model::ModelLoadError;
+pub use statement::run;

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 pub mod hub_server;
+#[cfg(feature = "datafusion")]
+pub mod sql_table;
 
 use emotion_classifier::EmotionClassifier;
 
