@@ -8,8 +8,9 @@ cd "$root"
 scripts/setup-libtorch.sh
 # `cli` builds the command-line tool and runs its tests too.
 cargo test --all-targets --features cli
-# The SQL functions: only the binaries that need DataFusion link it.
-cargo test --features datafusion --lib --test sql
+# The SQL functions on DataFusion and on Ballista (in process, and a loopback cluster of
+# `emotion-scheduler` and two `emotion-executor`s): only the binaries that need DataFusion link it.
+cargo test --features datafusion,ballista --lib --test sql --test ballista
 cargo test --doc --features cli
 # The consumer shares this checkout's target folder, so the dependencies build once.
 # It must name joy as the top emotion of its text.

@@ -24,10 +24,13 @@
 //!   a Ballista executor or scheduler wants), and [`ModelLoadError`];
 //! - [`run`] (`statement`): one statement, with input errors naming the files and a failed
 //!   `COPY` leaving no partial output;
+//! - [`ballista`] (feature `ballista`): the functions on an Apache DataFusion Ballista cluster.
 //! - `udf`: the three `ScalarUDFImpl`s;
 //! - `arrays`: Arrow strings in, Arrow scores out.
 
 mod arrays;
+#[cfg(feature = "ballista")]
+pub mod ballista;
 mod functions;
 mod model;
 mod statement;
