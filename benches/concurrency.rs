@@ -8,6 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 const CALLERS: usize = 8;
 
 fn concurrent(c: &mut Criterion) {
+    common::print_cpu();
     let texts: Vec<String> = common::test_texts().into_iter().take(512).collect();
     let mut group = c.benchmark_group("8_callers_512_texts");
     group.sample_size(10);

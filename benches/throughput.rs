@@ -8,6 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use emotion_classifier::Precision;
 
 fn batch(c: &mut Criterion) {
+    common::print_cpu();
     let mut texts = common::test_texts();
     if common::smoke_test() {
         texts.truncate(256);

@@ -14,6 +14,17 @@
 //! line on stderr counts the texts scored and their rate. `--make-demo PATH` first writes the
 //! GoEmotions Ekman test split (`id`, `text`) to a Parquet file, for a demo without data of
 //! your own. `--strict` fails the query on a text the model cannot score (default: `NULL`).
+//!
+//! With the feature `ballista`, `--remote df://host:port` runs the query on an Apache
+//! DataFusion Ballista cluster of `emotion-scheduler` and `emotion-executor`s (files must be at
+//! paths the executors can read; the model is loaded there, not here), and `--standalone` on
+//! one inside this process; see `docs/BALLISTA.md`:
+//!
+//! ```text
+//! cargo run --release --features ballista --example sql -- --remote df://127.0.0.1:50050 \
+//!     --model ../shared/models/emotion-minilm-ekman \
+//!     -c "SELECT emotion_top(text)['label'], count(*) FROM '$PWD/target/goemotions-test.parquet' GROUP BY 1"
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,6 +35,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use emotion_classifier::sql::{register, EmotionFunctions};
@@ -44,12 +56,27 @@ struct Args {
     /// First write the GoEmotions Ekman test split to this Parquet file (`id`, `text`).
     #[arg(long)]
     make_demo: Option<PathBuf>,
+    /// With `--make-demo`: write this many files into the folder PATH instead of one file, so
+    /// a scan has that many partitions (one task each on a cluster).
+    #[arg(long, default_value_t = 1)]
+    demo_files: usize,
     /// The TSV `--make-demo` reads.
     #[arg(long, default_value = "../shared/data/goemotions/ekman/test.tsv")]
     demo_source: PathBuf,
+    /// Texts the result cache holds; 0 turns it off [default: the crate's].
+    #[arg(long)]
+    cache_capacity: Option<usize>,
     /// Query partitions [default: the number of CPUs].
     #[arg(long)]
     partitions: Option<usize>,
+    /// Run on the Ballista cluster whose scheduler is at this URL (`df://host:port`).
+    #[cfg(feature = "ballista")]
+    #[arg(long, conflicts_with = "standalone")]
+    remote: Option<String>,
+    /// Run on a Ballista cluster inside this process.
+    #[cfg(feature = "ballista")]
+    #[arg(long)]
+    standalone: bool,
 }
 
 fn main() -> ExitCode {
@@ -72,28 +99,35 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.make_demo {
-        let rows = write_demo(&args.demo_source, path)?;
+        let rows = write_demo(&args.demo_source, path, args.demo_files)?;
         eprintln!("wrote {rows} texts to {}", path.display());
     }
     let source = match &args.model {
         Some(model) => ModelSource::parse(model),
         None => ModelSource::from_env(),
     };
-    let classifier = Arc::new(
-        EmotionClassifier::builder()
-            .model(source)
-            .tune_malloc(true)
-            .build()?,
-    );
-    let functions = EmotionFunctions::new(classifier).strict(args.strict);
-    let mut config = SessionConfig::new();
-    if let Some(partitions) = args.partitions {
-        config = config.with_target_partitions(partitions);
+    let mut builder = EmotionClassifier::builder().model(source).tune_malloc(true);
+    if let Some(capacity) = args.cache_capacity {
+        builder = builder.cache_capacity(capacity);
     }
-    let ctx = SessionContext::new_with_config(config).enable_url_table();
-    register(&ctx, &functions);
+    // On a cluster the executors score the texts: here the model is only read for its labels.
+    #[cfg(feature = "ballista")]
+    let functions = if args.remote.is_some() {
+        EmotionFunctions::lazy(builder)?
+    } else {
+        EmotionFunctions::new(Arc::new(builder.build()?))
+    };
+    #[cfg(not(feature = "ballista"))]
+    let functions = EmotionFunctions::new(Arc::new(builder.build()?));
+    let functions = functions.strict(args.strict);
+    let ctx = context(&args, &functions).await?;
 
-    let done = Arc::new(AtomicBool::new(false));
+    // On a remote cluster the executors count the texts (their logs say how many).
+    #[cfg(feature = "ballista")]
+    let counted_here = args.remote.is_none();
+    #[cfg(not(feature = "ballista"))]
+    let counted_here = true;
+    let done = Arc::new(AtomicBool::new(!counted_here));
     let progress = {
         let (functions, done) = (functions.clone(), done.clone());
         std::thread::spawn(move || report_progress(&functions, &done))
@@ -101,12 +135,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut outcome = Ok(());
     for statement in args.command.split(';').filter(|s| !s.trim().is_empty()) {
-        outcome = async {
-            let df = ctx.sql(statement).await?;
-            df.show().await
-        }
-        .await;
-        if outcome.is_err() {
+        // `run`: an input error names the files; a failed COPY leaves no partial output.
+        outcome = match emotion_classifier::sql::run(&ctx, statement).await {
+            Ok(batches) => {
+                println!("{}", pretty_format_batches(&batches)?);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            #[cfg(feature = "ballista")]
+            let e = emotion_classifier::sql::ballista::explain(e);
+            outcome = Err(e);
             break;
         }
     }
@@ -114,6 +154,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let _ = progress.join();
     let stats = functions.stats();
     let seconds = started.elapsed().as_secs_f64();
+    if !counted_here {
+        eprintln!("query took {seconds:.2} s");
+        return Ok(outcome?);
+    }
     eprintln!(
         "{} texts in {seconds:.1} s ({:.0} texts/s); {} NULL, {} unscored",
         stats.rows,
@@ -122,6 +166,33 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         stats.unscored
     );
     Ok(outcome?)
+}
+
+/// A session on this machine, or with `ballista` on a cluster, with the functions registered.
+async fn context(
+    args: &Args,
+    functions: &EmotionFunctions,
+) -> datafusion::error::Result<SessionContext> {
+    #[cfg(feature = "ballista")]
+    if args.remote.is_some() || args.standalone {
+        use ballista::prelude::SessionConfigExt;
+        let mut config = SessionConfig::new_with_ballista();
+        if let Some(partitions) = args.partitions {
+            config = config.with_target_partitions(partitions);
+        }
+        return match &args.remote {
+            Some(url) => emotion_classifier::sql::ballista::remote(url, config, functions).await,
+            None => emotion_classifier::sql::ballista::standalone(config, functions).await,
+        }
+        .map(SessionContext::enable_url_table);
+    }
+    let mut config = SessionConfig::new();
+    if let Some(partitions) = args.partitions {
+        config = config.with_target_partitions(partitions);
+    }
+    let ctx = SessionContext::new_with_config(config).enable_url_table();
+    register(&ctx, functions);
+    Ok(ctx)
 }
 
 /// Prints the texts scored so far and the rate, once a second, on one stderr line.
@@ -146,8 +217,13 @@ fn report_progress(functions: &EmotionFunctions, done: &AtomicBool) {
     }
 }
 
-/// The GoEmotions TSV's texts as a Parquet file with `id` and `text`.
-fn write_demo(tsv: &Path, parquet: &Path) -> Result<usize, Box<dyn std::error::Error>> {
+/// The GoEmotions TSV's texts as Parquet with `id` and `text`: one file at `parquet`, or
+/// `files` files in the folder `parquet` when `files > 1`.
+fn write_demo(
+    tsv: &Path,
+    parquet: &Path,
+    files: usize,
+) -> Result<usize, Box<dyn std::error::Error>> {
     let data =
         std::fs::read_to_string(tsv).map_err(|e| format!("cannot read {}: {e}", tsv.display()))?;
     let texts: Vec<&str> = data
@@ -158,18 +234,30 @@ fn write_demo(tsv: &Path, parquet: &Path) -> Result<usize, Box<dyn std::error::E
         Field::new("id", DataType::Int64, false),
         Field::new("text", DataType::Utf8, false),
     ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(Int64Array::from_iter_values(0..texts.len() as i64)),
-            Arc::new(StringArray::from(texts.clone())),
-        ],
-    )?;
-    if let Some(parent) = parquet.parent() {
-        std::fs::create_dir_all(parent)?;
+    let paths: Vec<PathBuf> = match files {
+        0 => return Err("--demo-files must be at least 1".into()),
+        1 => vec![parquet.to_path_buf()],
+        n => (0..n)
+            .map(|i| parquet.join(format!("part-{i}.parquet")))
+            .collect(),
+    };
+    let per_file = texts.len().div_ceil(paths.len()).max(1);
+    for (i, path) in paths.iter().enumerate() {
+        let first = (i * per_file).min(texts.len());
+        let last = (first + per_file).min(texts.len());
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(first as i64..last as i64)),
+                Arc::new(StringArray::from(texts[first..last].to_vec())),
+            ],
+        )?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut writer = ArrowWriter::try_new(std::fs::File::create(path)?, schema.clone(), None)?;
+        writer.write(&batch)?;
+        writer.close()?;
     }
-    let mut writer = ArrowWriter::try_new(std::fs::File::create(parquet)?, schema, None)?;
-    writer.write(&batch)?;
-    writer.close()?;
     Ok(texts.len())
 }

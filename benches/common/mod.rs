@@ -76,3 +76,38 @@ impl Rng {
         (self.0 % bound as u64) as usize
     }
 }
+
+/// Prints the CPU's model and which of the features that decide this crate's speed it has
+/// (`/proc/cpuinfo`; Linux), so a benchmark's numbers say what machine they came from.
+pub fn print_cpu() {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let flags = field("flags");
+    let flags: Vec<&str> = flags.split_whitespace().collect();
+    let wanted = [
+        "avx2",
+        "avx512f",
+        "avx512_vnni",
+        "avx_vnni",
+        "avx512_bf16",
+        "amx_bf16",
+        "amx_int8",
+    ];
+    let has: Vec<&str> = wanted.into_iter().filter(|f| flags.contains(f)).collect();
+    eprintln!(
+        "cpu: {} | {} threads available | features: {}",
+        field("model name"),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if has.is_empty() {
+            "none of interest".to_owned()
+        } else {
+            has.join(" ")
+        }
+    );
+}
