@@ -110,28 +110,29 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(capacity) = args.cache_capacity {
         builder = builder.cache_capacity(capacity);
     }
-    // On a cluster the executors score the texts: here the model is only read for its labels.
+    // On a remote cluster the executors score the texts (their logs count them): here the
+    // model is only read for its labels. Otherwise it runs here.
     #[cfg(feature = "ballista")]
-    let functions = if args.remote.is_some() {
-        EmotionFunctions::lazy(builder)?
-    } else {
-        EmotionFunctions::new(Arc::new(builder.build()?))
-    };
+    let remote = args.remote.is_some();
     #[cfg(not(feature = "ballista"))]
-    let functions = EmotionFunctions::new(Arc::new(builder.build()?));
-    let functions = functions.strict(args.strict);
+    let remote = false;
+    let local = if remote {
+        None
+    } else {
+        Some(Arc::new(builder.clone().build()?))
+    };
+    let functions = match &local {
+        Some(classifier) => EmotionFunctions::new(classifier.clone()),
+        None => EmotionFunctions::lazy(builder)?,
+    }
+    .strict(args.strict);
     let ctx = context(&args, &functions).await?;
 
-    // On a remote cluster the executors count the texts (their logs say how many).
-    #[cfg(feature = "ballista")]
-    let counted_here = args.remote.is_none();
-    #[cfg(not(feature = "ballista"))]
-    let counted_here = true;
-    let done = Arc::new(AtomicBool::new(!counted_here));
-    let progress = {
-        let (functions, done) = (functions.clone(), done.clone());
-        std::thread::spawn(move || report_progress(&functions, &done))
-    };
+    let done = Arc::new(AtomicBool::new(false));
+    let progress = local.clone().map(|classifier| {
+        let done = done.clone();
+        std::thread::spawn(move || report_progress(&classifier, &done))
+    });
     let started = Instant::now();
     let mut outcome = Ok(());
     for statement in args.command.split(';').filter(|s| !s.trim().is_empty()) {
@@ -151,10 +152,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     done.store(true, Ordering::Relaxed);
-    let _ = progress.join();
+    if let Some(progress) = progress {
+        let _ = progress.join();
+    }
     let stats = functions.stats();
     let seconds = started.elapsed().as_secs_f64();
-    if !counted_here {
+    if remote {
         eprintln!("query took {seconds:.2} s");
         return Ok(outcome?);
     }
@@ -195,8 +198,10 @@ async fn context(
     Ok(ctx)
 }
 
-/// Prints the texts scored so far and the rate, once a second, on one stderr line.
-fn report_progress(functions: &EmotionFunctions, done: &AtomicBool) {
+/// Prints the texts through the model so far and their rate, once a second, on one stderr
+/// line. The model's own counter moves with every forward pass; the functions' row count would
+/// move only when a whole Arrow batch (up to 8,192 rows) is done.
+fn report_progress(classifier: &EmotionClassifier, done: &AtomicBool) {
     let started = Instant::now();
     let mut printed = false;
     while !done.load(Ordering::Relaxed) {
@@ -205,10 +210,10 @@ fn report_progress(functions: &EmotionFunctions, done: &AtomicBool) {
         if elapsed.as_millis() % 1000 >= 200 {
             continue;
         }
-        let rows = functions.stats().rows;
+        let texts = classifier.pass_stats().sequences;
         eprint!(
-            "\r{rows} texts, {:.0} texts/s   ",
-            rows as f64 / elapsed.as_secs_f64().max(1e-9)
+            "\r{texts} texts through the model, {:.0} texts/s   ",
+            texts as f64 / elapsed.as_secs_f64().max(1e-9)
         );
         printed = true;
     }
