@@ -134,16 +134,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         std::thread::spawn(move || report_progress(&classifier, &done))
     });
     let started = Instant::now();
-    let mut outcome = Ok(());
+    let mut outcome: datafusion::error::Result<()> = Ok(());
     for statement in args.command.split(';').filter(|s| !s.trim().is_empty()) {
         // `run`: an input error names the files; a failed COPY leaves no partial output.
-        outcome = match emotion_classifier::sql::run(&ctx, statement).await {
-            Ok(batches) => {
-                println!("{}", pretty_format_batches(&batches)?);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        };
+        outcome = async {
+            let batches = emotion_classifier::sql::run(&ctx, statement).await?;
+            println!("{}", pretty_format_batches(&batches)?);
+            Ok(())
+        }
+        .await;
         if let Err(e) = outcome {
             #[cfg(feature = "ballista")]
             let e = emotion_classifier::sql::ballista::explain(e);

@@ -143,15 +143,13 @@ impl EmotionFunctions {
     /// cannot score. One `classify_each` call for the whole column.
     pub(super) fn score(&self, texts: &[Option<&str>]) -> Result<Vec<Option<EmotionScores>>> {
         let present: Vec<&str> = texts.iter().flatten().copied().collect();
-        let classifier = if present.is_empty() {
-            None
+        // A batch of NULLs never needs the model (nor loads a lazy one).
+        let answers = if present.is_empty() {
+            Vec::new()
         } else {
-            Some(self.model.classifier()?)
+            self.model.classifier()?.classify_each(&present)
         };
-        let mut answers = classifier
-            .map(|c| c.classify_each(&present))
-            .unwrap_or_default()
-            .into_iter();
+        let mut answers = answers.into_iter();
         let counters = &self.counters;
         counters
             .rows

@@ -5,7 +5,7 @@
 //! `config.json` alone and never loads the weights.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use datafusion::common::{DataFusionError, Result};
@@ -51,7 +51,8 @@ pub(super) enum SqlModel {
 pub(super) struct LazyModel {
     config: ModelConfig,
     dir: PathBuf,
-    builder: Mutex<Option<EmotionClassifierBuilder>>,
+    /// Set to build from `dir`.
+    builder: EmotionClassifierBuilder,
     classifier: OnceLock<std::result::Result<Arc<EmotionClassifier>, Arc<ModelLoadError>>>,
 }
 
@@ -67,7 +68,7 @@ impl SqlModel {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         Ok(Self::Lazy(Box::new(LazyModel {
             config,
-            builder: Mutex::new(Some(builder.model(dir.clone()))),
+            builder: builder.model(dir.clone()),
             dir,
             classifier: OnceLock::new(),
         })))
@@ -112,14 +113,9 @@ impl SqlModel {
 
 impl LazyModel {
     fn build(&self) -> std::result::Result<Arc<EmotionClassifier>, Arc<ModelLoadError>> {
-        let builder = self
-            .builder
-            .lock()
-            .map_or(None, |mut builder| builder.take())
-            .unwrap_or_default()
-            .model(self.dir.clone());
         let started = Instant::now();
-        let classifier = builder.build().map_err(|source| {
+        // Runs once (under the OnceLock); the builder is a few options, cheap to clone.
+        let classifier = self.builder.clone().build().map_err(|source| {
             Arc::new(ModelLoadError::Load {
                 dir: self.dir.clone(),
                 source,

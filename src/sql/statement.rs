@@ -76,10 +76,13 @@ fn name_inputs(error: DataFusionError, plan: &dyn ExecutionPlan) -> DataFusionEr
             | DataFusionError::ObjectStore(..)
             | DataFusionError::IoError(..)
     );
+    if !reading {
+        return error;
+    }
     let mut files = Vec::new();
     input_files(plan, &mut files);
     let message = error.to_string();
-    if !reading || files.is_empty() || files.iter().any(|f| message.contains(f.as_str())) {
+    if files.is_empty() || files.iter().any(|f| message.contains(f.as_str())) {
         return error;
     }
     let listed = files.len().min(MAX_LISTED);
