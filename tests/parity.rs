@@ -182,3 +182,45 @@ fn packed_and_plain_weights_both_match_the_reference_and_each_other() {
         );
     }
 }
+
+#[test]
+fn a_lone_text_split_across_two_cores_scores_as_on_one_thread() {
+    use emotion_classifier::EmotionClassifier;
+    // With two threads and one worker, every pass runs alone, so its products' column blocks
+    // run on the worker and a helper thread at once; with one thread, all on the worker.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert!(
+        cores >= 2,
+        "this test needs two cores to split a pass; it has {cores}"
+    );
+    for model in [
+        "emotion-minilm-ekman",
+        "tiny-roberta-emotion",
+        "tiny-distilbert-emotion",
+    ] {
+        let build = |threads: usize| {
+            EmotionClassifier::builder()
+                .model(support::model_dir(model))
+                .threads(threads)
+                .workers(1)
+                .cache_capacity(0)
+                .build()
+                .unwrap()
+        };
+        let (one, two) = (build(1), build(2));
+        let refs = references(model);
+        let mut largest = 0f32;
+        for reference in &refs {
+            let a = one.classify(&reference.text).unwrap();
+            let b = two.classify(&reference.text).unwrap();
+            assert_matches(model, "split", reference, &b);
+            for (x, y) in a.scores().iter().zip(b.scores()) {
+                largest = largest.max((x - y).abs());
+            }
+        }
+        assert!(
+            largest <= 1e-6,
+            "{model}: one thread vs split across two differ by {largest}"
+        );
+    }
+}

@@ -114,6 +114,10 @@ impl EmotionClassifierBuilder {
     /// cores unless the program changed it). A pass that runs while no other worker is busy
     /// uses them all; passes that overlap share them (each at least one). Workers set the count
     /// on their own threads, so classifiers with different counts do not disturb each other.
+    /// With the default packed f32 weights of a BERT-family model, a lone pass runs on its
+    /// worker's thread plus helper threads that take column blocks of each product (one fewer
+    /// than the threads, at most the cores, started with the classifier and parked between
+    /// passes).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
         self

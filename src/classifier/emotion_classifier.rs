@@ -83,6 +83,7 @@ impl EmotionClassifier {
                 precision: settings.precision,
                 device: settings.device.resolve(),
                 pack_weights: settings.pack_weights,
+                gemm_parts: crate::worker::pass_width(settings.threads),
             },
             settings.workers,
         )?;

@@ -21,6 +21,7 @@ use super::names::Names;
 use super::params::Params;
 use super::unpadded::TokenLayout;
 use crate::config::{Architecture, ModelConfig};
+use crate::cpu::team::Session;
 use crate::error::{Error, Result};
 
 /// The classification head on each text's first token: a dense layer, its activation, then
@@ -34,13 +35,13 @@ struct Head {
 
 impl Head {
     fn forward(&self, first: &Tensor) -> Result<Tensor> {
-        let hidden = self.dense.forward(first)?;
+        let hidden = self.dense.forward(first, None)?;
         let hidden = if self.relu {
             hidden.f_relu()?
         } else {
             hidden.f_tanh()?
         };
-        self.output.forward(&hidden)
+        self.output.forward(&hidden, None)
     }
 }
 
@@ -131,14 +132,26 @@ impl Encoder {
         })
     }
 
+    /// Whether its layers' matrices are packed for MKL (then its products split into column
+    /// blocks).
+    pub(crate) fn has_packed_weights(&self) -> bool {
+        self.layers.first().is_some_and(Layer::has_packed_weights)
+    }
+
     #[cfg(test)]
     pub(crate) fn word_embeddings(&self) -> &Tensor {
         &self.word_embeddings
     }
 
     /// Logits `[batch, labels]` for int64 `ids` and `mask` of shape `[batch, length]`, padded on
-    /// the right. Only real tokens go through the linear layers (see [`TokenLayout`]).
-    pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    /// the right. Only real tokens go through the linear layers (see [`TokenLayout`]). With a
+    /// `team`, the layers' products run their column blocks on its threads at once.
+    pub(crate) fn forward(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        team: Option<&Session>,
+    ) -> Result<Tensor> {
         let (batch, length) = ids.size2()?;
         let layout = TokenLayout::new(mask)?;
         let positions = match self.roberta_padding {
@@ -182,6 +195,7 @@ impl Encoder {
             hidden: self.hidden,
             kind,
             activation: self.activation,
+            team,
         };
         // The head reads only each text's first token: the last layer computes just those.
         let first = match self.layers.split_last() {

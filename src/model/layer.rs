@@ -10,6 +10,7 @@ use super::linear::{LayerNorm, Linear, Packing};
 use super::names::Names;
 use super::params::Params;
 use super::unpadded::TokenLayout;
+use crate::cpu::team::Session;
 use crate::error::Result;
 
 /// One layer's parameters.
@@ -31,7 +32,7 @@ pub(super) struct LayerShape {
 }
 
 /// What every layer of one forward pass shares: the batch's layout, its shape and its mask.
-pub(super) struct Pass {
+pub(super) struct Pass<'a> {
     pub(super) layout: TokenLayout,
     /// Additive attention mask `[batch * heads, 1, length]`: 0 on real tokens, -1e9 on padding.
     pub(super) blocked: Tensor,
@@ -42,9 +43,11 @@ pub(super) struct Pass {
     pub(super) hidden: i64,
     pub(super) kind: Kind,
     pub(super) activation: Activation,
+    /// Helper threads for the products' column blocks, when this pass has the cores to itself.
+    pub(super) team: Option<&'a Session<'a>>,
 }
 
-impl Pass {
+impl Pass<'_> {
     /// Queries, keys and values of the real tokens `x`, each `[batch * heads, length,
     /// head_size]`: views of one tensor in head order. The projection's bias is added by the
     /// pass that copies it into head order, not copied into the GEMM's output first.
@@ -53,7 +56,7 @@ impl Pass {
             [self.batch, self.length, self.heads, self.head_size];
         let projected = self
             .layout
-            .unpack(&qkv.forward_unbiased(x)?)?
+            .unpack(&qkv.forward_unbiased(x, self.team)?)?
             .f_view([batch, length, 3, heads, head_size])?
             .f_permute([2, 0, 3, 1, 4])?;
         let bias = qkv.bias.f_view([3, 1, heads, 1, head_size])?;
@@ -108,6 +111,11 @@ impl Layer {
         })
     }
 
+    /// Whether its matrices are packed for MKL.
+    pub(super) fn has_packed_weights(&self) -> bool {
+        self.qkv.is_packed()
+    }
+
     /// The layer's output for every real token (`[tokens, hidden]`, as `x`).
     pub(super) fn forward(&self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
         let (q, k, v) = pass.heads(&self.qkv, x)?;
@@ -135,13 +143,15 @@ impl Layer {
     /// Attention output, residual and LayerNorm, then the feed-forward network, residual and
     /// LayerNorm, row by row: `context` and `residual` are `[rows, hidden]`.
     fn feed_forward(&self, context: &Tensor, residual: &Tensor, pass: &Pass) -> Result<Tensor> {
-        let attended = self
-            .attention_norm
-            .forward(&self.attention_output.forward_plus(context, residual)?)?;
+        let attended = self.attention_norm.forward(
+            &self
+                .attention_output
+                .forward_plus(context, residual, pass.team)?,
+        )?;
         let inner = self
             .intermediate
-            .forward_activated(&attended, pass.activation)?;
+            .forward_activated(&attended, pass.activation, pass.team)?;
         self.output_norm
-            .forward(&self.output.forward_plus(&inner, &attended)?)
+            .forward(&self.output.forward_plus(&inner, &attended, pass.team)?)
     }
 }

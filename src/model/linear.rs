@@ -11,6 +11,7 @@ use super::activation::{f32_values, fresh_f32_values, Activation};
 use super::params::Params;
 use crate::cpu::gelu::bias_gelu_in_place;
 use crate::cpu::mkl::{PackedMatrix, Start};
+use crate::cpu::team::Session;
 use crate::error::Result;
 
 /// A linear layer's weight: as loaded, or packed for MKL (f32 on the CPU).
@@ -81,44 +82,61 @@ impl Linear {
         Ok(Self { weight, bias })
     }
 
-    pub(super) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(super) fn is_packed(&self) -> bool {
+        matches!(self.weight, Weight::Packed(_))
+    }
+
+    /// `x @ weightᵀ + bias`; a packed weight's column blocks run at once on `team`'s threads.
+    pub(super) fn forward(&self, x: &Tensor, team: Option<&Session>) -> Result<Tensor> {
         match &self.weight {
             Weight::Plain(weight) => Ok(x.f_linear(weight, Some(&self.bias))?),
-            Weight::Packed(packed) => packed.linear(x, &self.bias),
+            Weight::Packed(packed) => packed.linear(x, &self.bias, team),
         }
     }
 
     /// `x` times the weight, without the bias: for a caller that adds it in its own next pass.
-    pub(super) fn forward_unbiased(&self, x: &Tensor) -> Result<Tensor> {
+    pub(super) fn forward_unbiased(&self, x: &Tensor, team: Option<&Session>) -> Result<Tensor> {
         match &self.weight {
             Weight::Plain(weight) => Ok(x.f_linear::<&Tensor>(weight, None)?),
-            Weight::Packed(packed) => packed.product_onto(x, Start::Nothing),
+            Weight::Packed(packed) => packed.product_onto(x, Start::Nothing, team),
         }
     }
 
     /// `forward(x) + residual`; packed, the GEMM adds onto `residual + bias`, which saves a
     /// pass over the output.
-    pub(super) fn forward_plus(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+    pub(super) fn forward_plus(
+        &self,
+        x: &Tensor,
+        residual: &Tensor,
+        team: Option<&Session>,
+    ) -> Result<Tensor> {
         match &self.weight {
             Weight::Plain(weight) => Ok(x.f_linear(weight, Some(&self.bias))?.f_add(residual)?),
-            Weight::Packed(packed) => packed.product_onto(x, Start::BiasPlus(&self.bias, residual)),
+            Weight::Packed(packed) => {
+                packed.product_onto(x, Start::BiasPlus(&self.bias, residual), team)
+            }
         }
     }
 
     /// `activation` of `forward(x)`. Packed with GELU, the bias is added by the GELU kernel's
     /// pass instead of being copied into the output before the GEMM.
-    pub(super) fn forward_activated(&self, x: &Tensor, activation: Activation) -> Result<Tensor> {
+    pub(super) fn forward_activated(
+        &self,
+        x: &Tensor,
+        activation: Activation,
+        team: Option<&Session>,
+    ) -> Result<Tensor> {
         if let (Weight::Packed(packed), Some(bias), Activation::Gelu) =
             (&self.weight, f32_values(&self.bias), activation)
         {
-            let mut out = packed.product_onto(x, Start::Nothing)?;
+            let mut out = packed.product_onto(x, Start::Nothing, team)?;
             if let Some(values) = fresh_f32_values(&mut out) {
                 bias_gelu_in_place(values, bias);
                 return Ok(out);
             }
             return Activation::Gelu.apply(out.f_add(&self.bias)?);
         }
-        activation.apply(self.forward(x)?)
+        activation.apply(self.forward(x, team)?)
     }
 }
 

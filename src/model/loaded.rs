@@ -98,6 +98,7 @@ mod tests {
             precision: Precision::F32,
             device: Device::Cpu,
             pack_weights: true,
+            gemm_parts: 2,
         };
         for name in [
             "emotion-minilm-ekman",
@@ -135,10 +136,10 @@ mod tests {
                 .map(|t| model.encoder.encode(t).unwrap().remove(0))
                 .collect();
             let batch = PaddedBatch::new(&sequences, model.config.pad_token_id());
-            let first = model.networks[0].batch_logits(&batch).unwrap();
+            let first = model.networks[0].batch_logits(&batch, None).unwrap();
             assert_eq!(first.len(), 2);
             for network in &model.networks[1..] {
-                assert_eq!(network.batch_logits(&batch).unwrap(), first, "{name}");
+                assert_eq!(network.batch_logits(&batch, None).unwrap(), first, "{name}");
             }
         }
     }

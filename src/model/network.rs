@@ -11,6 +11,7 @@ use super::params::Params;
 use crate::batch::PaddedBatch;
 use crate::checkpoint::Weights;
 use crate::config::{ModelConfig, NetworkConfig};
+use crate::cpu::team::Session;
 use crate::error::{Error, Result};
 use crate::precision::Precision;
 
@@ -21,6 +22,8 @@ pub(crate) struct NetworkOptions {
     pub(crate) device: Device,
     /// Pack f32 CPU weight matrices for MKL's packed GEMM.
     pub(crate) pack_weights: bool,
+    /// Column blocks per packed matrix: the cores one pass can split its products across.
+    pub(crate) gemm_parts: usize,
 }
 
 /// A sequence classifier with its weights, on one device.
@@ -56,6 +59,7 @@ impl Network {
             precision,
             device,
             pack_weights,
+            gemm_parts,
         } = options;
         check_label_count(config, weights)?;
         if let NetworkConfig::Library(library) = config.network() {
@@ -89,7 +93,7 @@ impl Network {
             },
             NetworkConfig::Library(_) => unreachable_library(config)?,
         };
-        let params = Params::new(weights, kind, device, pack_weights);
+        let params = Params::new(weights, kind, device, pack_weights.then_some(gemm_parts));
         (0..copies.max(1))
             .map(|_| {
                 Ok(Self {
@@ -99,6 +103,18 @@ impl Network {
                 })
             })
             .collect()
+    }
+
+    /// Whether its passes split their products into column blocks that a [`Team`]'s threads
+    /// run at once: the fused encoder with packed f32 weights. The others leave the cores to
+    /// libtorch's own threads.
+    ///
+    /// [`Team`]: crate::cpu::team::Team
+    pub(crate) fn splits_products(&self) -> bool {
+        match &self.body {
+            Body::Fused(encoder) => encoder.has_packed_weights(),
+            Body::Library(_) => false,
+        }
     }
 
     /// Where the word embedding matrix's data is: equal for networks that share weights.
@@ -111,16 +127,21 @@ impl Network {
     }
 
     /// Logits of shape `[batch, labels]` for padded token ids and their attention mask, both
-    /// `[batch, length]` int64.
-    fn logits(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    /// `[batch, length]` int64. The fused encoder splits its products over `team`'s threads.
+    fn logits(&self, ids: &Tensor, mask: &Tensor, team: Option<&Session>) -> Result<Tensor> {
         tch::no_grad(|| match &self.body {
-            Body::Fused(encoder) => encoder.forward(ids, mask),
+            Body::Fused(encoder) => encoder.forward(ids, mask, team),
             Body::Library(network) => network.forward(ids, mask),
         })
     }
 
-    /// Logits for a padded batch, one row per text with one value per label.
-    pub(crate) fn batch_logits(&self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+    /// Logits for a padded batch, one row per text with one value per label; `team`, if any,
+    /// takes a share of each product (see [`Network::splits_products`]).
+    pub(crate) fn batch_logits(
+        &self,
+        batch: &PaddedBatch,
+        team: Option<&Session>,
+    ) -> Result<Vec<Vec<f32>>> {
         let labels = self.labels;
         if batch.rows == 0 || labels == 0 {
             return Ok(Vec::new());
@@ -133,7 +154,7 @@ impl Network {
             mask = mask.f_to_device(self.device)?;
         }
         let logits = self
-            .logits(&ids, &mask)?
+            .logits(&ids, &mask, team)?
             .f_to_device(Device::Cpu)?
             .f_to_kind(Kind::Float)?
             .f_contiguous()?;
@@ -166,7 +187,7 @@ fn load_library(
             })
         }
     };
-    let params = Params::new(weights, kind, device, false);
+    let params = Params::new(weights, kind, device, None);
     (0..copies.max(1))
         .map(|_| {
             Ok(Network {

@@ -26,21 +26,27 @@ pub(crate) struct Params<'a> {
     weights: &'a Weights,
     kind: Kind,
     device: Device,
-    /// Whether layer matrices are packed for MKL (f32 on the CPU only).
-    pack: bool,
+    /// Whether layer matrices are packed for MKL (f32 on the CPU only), and in how many
+    /// column blocks.
+    pack: Option<usize>,
     tensors: RefCell<HashMap<String, Tensor>>,
     packed: RefCell<HashMap<String, PackedMatrix>>,
 }
 
 impl<'a> Params<'a> {
     /// Fetches from `weights` in `kind` on `device`; `pack` asks for layer matrices packed for
-    /// MKL's packed GEMM, which applies to f32 on the CPU only.
-    pub(crate) fn new(weights: &'a Weights, kind: Kind, device: Device, pack: bool) -> Self {
+    /// MKL's packed GEMM in that many column blocks, which applies to f32 on the CPU only.
+    pub(crate) fn new(
+        weights: &'a Weights,
+        kind: Kind,
+        device: Device,
+        pack: Option<usize>,
+    ) -> Self {
         Self {
             weights,
             kind,
             device,
-            pack: pack && kind == Kind::Float && device == Device::Cpu,
+            pack: pack.filter(|_| kind == Kind::Float && device == Device::Cpu),
             tensors: RefCell::default(),
             packed: RefCell::default(),
         }
@@ -80,9 +86,9 @@ impl<'a> Params<'a> {
         key: &str,
         make: impl FnOnce(&Weights) -> Result<Tensor>,
     ) -> Result<Weight> {
-        if !self.pack {
+        let Some(parts) = self.pack else {
             return Ok(Weight::Plain(self.derived(key, make)?));
-        }
+        };
         if let Some(packed) = self.packed.borrow().get(key) {
             return Ok(Weight::Packed(packed.share()));
         }
@@ -90,7 +96,7 @@ impl<'a> Params<'a> {
             return Ok(Weight::Plain(plain.shallow_clone()));
         }
         let weight = make(self.weights)?;
-        match PackedMatrix::pack(&weight)? {
+        match PackedMatrix::pack(&weight, parts)? {
             Some(packed) => {
                 let shared = packed.share();
                 self.packed.borrow_mut().insert(key.to_owned(), packed);

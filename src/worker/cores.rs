@@ -5,9 +5,20 @@
 //! other idles. So each pass asks how many workers are busy: alone, it takes the whole pool's
 //! threads; otherwise its share. The count is read when a pass starts; a worker that starts
 //! while another runs alone shares the cores until that pass ends (a brief oversubscription,
-//! never an error). Pure logic: the worker applies the count (libtorch keeps it per thread).
+//! never an error). Pure logic: the worker applies the count (libtorch keeps it per thread),
+//! or, for an engine that splits its products, keeps one thread and takes the pool's team of
+//! helper threads for a lone pass ([`crate::cpu::team`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How many threads one pass of a pool of `threads` intra-op threads runs on when it has the
+/// cores to itself and splits its products (the worker and its team's helpers): the threads,
+/// but never more than the cores this process may use (a spinning helper on a shared core
+/// would slow every pass). The packed weights are cut into as many column blocks.
+pub(crate) fn pass_width(threads: i32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    usize::try_from(threads).unwrap_or(1).clamp(1, cores)
+}
 
 /// The pool's cores and how many of its workers are running a pass.
 #[derive(Debug)]
@@ -30,6 +41,11 @@ impl CoreShare {
         }
     }
 
+    /// How many workers are running a pass now.
+    pub(crate) fn running(&self) -> &AtomicUsize {
+        &self.busy
+    }
+
     /// Marks a worker busy until the returned guard drops; the guard says how many threads its
     /// pass should use.
     pub(crate) fn begin(&self) -> Busy<'_> {
@@ -41,6 +57,7 @@ impl CoreShare {
             } else {
                 self.per_worker
             },
+            alone: others == 0,
         }
     }
 }
@@ -50,6 +67,8 @@ pub(crate) struct Busy<'a> {
     share: &'a CoreShare,
     /// The intra-op threads for this pass.
     pub(crate) threads: i32,
+    /// No other worker was running a pass when this one began.
+    pub(crate) alone: bool,
 }
 
 impl Drop for Busy<'_> {

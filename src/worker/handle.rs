@@ -11,6 +11,7 @@ use super::job::{Job, Message, RowResult};
 use super::queue::{Admission, QueueBound, QueueStats};
 use super::stats::{PassCounters, PassStats};
 use crate::batch::BatchLimits;
+use crate::cpu::team::Team;
 use crate::error::{Error, Result};
 
 /// How the worker groups requests into forward passes.
@@ -104,10 +105,20 @@ impl WorkerHandle {
         let (sender, receiver) = unbounded();
         let workers = engines.len();
         let cores = threads.map(|threads| Arc::new(CoreShare::new(threads, workers)));
+        let team = match (threads, engines.first()) {
+            (Some(threads), Some(engine)) if engine.splits_products() => {
+                let helpers = super::cores::pass_width(threads).saturating_sub(1);
+                let team = Team::new(helpers, E::prepare_helper)
+                    .map_err(|source| Error::WorkerSpawn { index: 0, source })?;
+                (helpers > 0).then(|| Arc::new(team))
+            }
+            _ => None,
+        };
         let counters = Arc::new(PassCounters::default());
         for (index, engine) in engines.into_iter().enumerate() {
             let receiver = receiver.clone();
             let cores = cores.clone();
+            let team = team.clone();
             let pass_counters = Arc::clone(&counters);
             std::thread::Builder::new()
                 .name(format!("emotion-classifier-worker-{index}"))
@@ -118,6 +129,7 @@ impl WorkerHandle {
                         batching,
                         pad_id,
                         cores.as_deref(),
+                        team.as_deref(),
                         &pass_counters,
                     );
                 })

@@ -12,6 +12,10 @@
 //! `try_` call gets [`Error::Overloaded`](crate::Error::Overloaded) at once; and a job whose
 //! callers have all dropped their replies is skipped before its pass.
 //!
+//! A pool's cores are shared ([`cores`]): a pass that runs alone gets them all, either as
+//! libtorch threads or, for an engine that splits its products, as the helper threads of a
+//! [`Team`](crate::cpu::team::Team) that run column blocks of each GEMM beside the worker.
+//!
 //! Every pass is counted ([`PassStats`]: passes, sequences, real and padded tokens, time), so
 //! a user can see how well batching fills them. The worker is generic over an [`Engine`], so
 //! its scheduling is tested without libtorch.
@@ -26,6 +30,7 @@ mod queue;
 mod run;
 mod stats;
 
+pub(crate) use cores::pass_width;
 pub use handle::{Batching, DEFAULT_MAX_QUEUED};
 pub(crate) use handle::{Pending, WorkerHandle};
 pub(crate) use job::RowResult;

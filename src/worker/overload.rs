@@ -20,7 +20,11 @@ struct Slow {
 }
 
 impl Engine for Slow {
-    fn logits(&mut self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+    fn logits(
+        &mut self,
+        batch: &PaddedBatch,
+        _: Option<&crate::cpu::team::Session>,
+    ) -> Result<Vec<Vec<f32>>> {
         thread::sleep(self.delay);
         self.rows.fetch_add(batch.rows, Ordering::Relaxed);
         Ok((0..batch.rows)

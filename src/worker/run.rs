@@ -16,16 +16,19 @@ use super::handle::Batching;
 use super::job::{Job, Message, RowResult};
 use super::stats::{PassCounters, PassRecord};
 use crate::batch::{plan_batches, PaddedBatch};
+use crate::cpu::team::{Session, Team};
 
 /// Runs jobs until every handle is dropped or one sends [`Message::Stop`]. With `cores`, sets
-/// the engine's threads before each pass to what the pool's [`CoreShare`] gives it. Every pass
-/// is counted in `counters`.
+/// the engine's threads before each pass to what the pool's [`CoreShare`] gives it; a pass
+/// that has the cores to itself takes the pool's `team` instead, if it can, and runs on one
+/// intra-op thread plus the team's helpers. Every pass is counted in `counters`.
 pub(super) fn run<E: Engine>(
     mut engine: E,
     receiver: &Receiver<Message>,
     batching: Batching,
     pad_id: i64,
     cores: Option<&CoreShare>,
+    team: Option<&Team>,
     counters: &PassCounters,
 ) {
     // How many jobs the last batch had: as many callers are likely to send again.
@@ -58,13 +61,22 @@ pub(super) fn run<E: Engine>(
             continue;
         }
         let busy = cores.map(CoreShare::begin);
+        let session = match (&busy, team, cores) {
+            (Some(busy), Some(team), Some(cores)) if busy.alone => team.try_begin(cores.running()),
+            _ => None,
+        };
         if let Some(busy) = &busy {
-            if threads != Some(busy.threads) {
-                engine.set_threads(busy.threads);
-                threads = Some(busy.threads);
+            let wanted = if session.is_some() { 1 } else { busy.threads };
+            if threads != Some(wanted) {
+                engine.set_threads(wanted);
+                threads = Some(wanted);
             }
         }
-        run_jobs(&mut engine, jobs, batching, pad_id, busy, counters);
+        let hold = Hold {
+            _busy: busy,
+            session,
+        };
+        run_jobs(&mut engine, jobs, batching, pad_id, hold, counters);
     }
 }
 
@@ -108,15 +120,22 @@ fn gather(
     (jobs, false)
 }
 
-/// Runs the texts of all `jobs` in length-sorted batches and answers each job; `busy` (the
-/// pass's hold on the pool's cores) is released before the answers go out, so a caller's next
-/// request finds this worker idle.
+/// A pass's hold on the pool's cores, and on its team if it got it.
+struct Hold<'a> {
+    /// Held, not read: dropping it tells the pool this worker is idle.
+    _busy: Option<Busy<'a>>,
+    session: Option<Session<'a>>,
+}
+
+/// Runs the texts of all `jobs` in length-sorted batches and answers each job; `hold` (the
+/// pass's hold on the pool's cores and team) is released before the answers go out, so a
+/// caller's next request finds this worker idle.
 fn run_jobs<E: Engine>(
     engine: &mut E,
     jobs: Vec<Job>,
     batching: Batching,
     pad_id: i64,
-    busy: Option<Busy<'_>>,
+    hold: Hold<'_>,
     counters: &PassCounters,
 ) {
     // Every text of every job, as (job, row) pairs.
@@ -140,7 +159,7 @@ fn run_jobs<E: Engine>(
             .collect();
         let padded = PaddedBatch::new(&sequences, pad_id);
         let start = Instant::now();
-        let outcome = engine.logits(&padded);
+        let outcome = engine.logits(&padded, hold.session.as_ref());
         counters.record(&PassRecord {
             sequences: padded.rows,
             tokens: batch.iter().map(|&i| lengths[i]).sum(),
@@ -167,7 +186,7 @@ fn run_jobs<E: Engine>(
             }
         }
     }
-    drop(busy);
+    drop(hold);
     for (job, answer) in jobs.into_iter().zip(answers) {
         let answer = answer
             .into_iter()
@@ -197,7 +216,7 @@ mod tests {
     }
 
     impl Engine for Echo {
-        fn logits(&mut self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+        fn logits(&mut self, batch: &PaddedBatch, _: Option<&Session>) -> Result<Vec<Vec<f32>>> {
             thread::sleep(self.delay);
             self.batch_sizes.lock().unwrap().push(batch.rows);
             Ok((0..batch.rows)
@@ -214,7 +233,7 @@ mod tests {
     struct Faulty;
 
     impl Engine for Faulty {
-        fn logits(&mut self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+        fn logits(&mut self, batch: &PaddedBatch, _: Option<&Session>) -> Result<Vec<Vec<f32>>> {
             if batch.ids.contains(&999) {
                 panic!("engine crashed");
             }
@@ -319,7 +338,7 @@ mod tests {
     }
 
     impl Engine for Overlap {
-        fn logits(&mut self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+        fn logits(&mut self, batch: &PaddedBatch, _: Option<&Session>) -> Result<Vec<Vec<f32>>> {
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
             thread::sleep(Duration::from_millis(5));
@@ -365,18 +384,41 @@ mod tests {
         assert_eq!(passes.load(Ordering::SeqCst), 40);
     }
 
-    /// Records, for each pass, the threads it was given and how many passes ran at its start.
+    /// Per pass: passes running at its start, its libtorch threads, whether it had the team.
+    type Seen = Arc<Mutex<Vec<(usize, i32, bool)>>>;
+
+    /// Records, for each pass, the threads it was given, how many passes ran at its start and
+    /// whether it got the team; `splits` says whether it splits its products.
     struct ThreadRecorder {
         threads: i32,
+        splits: bool,
         running: Arc<AtomicUsize>,
-        seen: Arc<Mutex<Vec<(usize, i32)>>>,
+        holding_team: Arc<AtomicUsize>,
+        seen: Seen,
     }
 
     impl Engine for ThreadRecorder {
-        fn logits(&mut self, batch: &PaddedBatch) -> Result<Vec<Vec<f32>>> {
+        fn logits(&mut self, batch: &PaddedBatch, team: Option<&Session>) -> Result<Vec<Vec<f32>>> {
             let others = self.running.fetch_add(1, Ordering::SeqCst);
-            self.seen.lock().unwrap().push((others, self.threads));
-            thread::sleep(Duration::from_millis(5));
+            self.seen
+                .lock()
+                .unwrap()
+                .push((others, self.threads, team.is_some()));
+            if let Some(team) = team {
+                // One pass at a time holds the team.
+                assert_eq!(self.holding_team.fetch_add(1, Ordering::SeqCst), 0);
+                // The helper runs its part; both parts run before this returns.
+                let done = AtomicUsize::new(0);
+                let part = || {
+                    done.fetch_add(1, Ordering::SeqCst);
+                };
+                team.run(&[&part, &part]).unwrap();
+                assert_eq!(done.load(Ordering::SeqCst), 2);
+                thread::sleep(Duration::from_millis(5));
+                self.holding_team.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                thread::sleep(Duration::from_millis(5));
+            }
             self.running.fetch_sub(1, Ordering::SeqCst);
             Ok(vec![vec![0.0]; batch.rows])
         }
@@ -384,28 +426,30 @@ mod tests {
         fn set_threads(&mut self, threads: i32) {
             self.threads = threads;
         }
+
+        fn splits_products(&self) -> bool {
+            self.splits
+        }
     }
 
-    #[test]
-    fn a_lone_pass_gets_the_whole_pools_threads_and_overlapping_passes_their_share() {
+    fn recorders(splits: bool) -> (Vec<ThreadRecorder>, Seen) {
         let running = Arc::new(AtomicUsize::new(0));
+        let holding_team = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let engines: Vec<ThreadRecorder> = (0..2)
+        let engines = (0..2)
             .map(|_| ThreadRecorder {
                 threads: 0,
+                splits,
                 running: Arc::clone(&running),
+                holding_team: Arc::clone(&holding_team),
                 seen: Arc::clone(&seen),
             })
             .collect();
-        let pool =
-            WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0, 4096).unwrap();
-        // One caller at a time: every pass runs alone, on both workers' threads.
-        for _ in 0..6 {
-            pool.submit(vec![vec![1]]).unwrap().wait().unwrap();
-        }
-        let lone = std::mem::take(&mut *seen.lock().unwrap());
-        assert_eq!(lone, vec![(0, 2); 6]);
-        // Four callers at once keep both workers busy: passes that start beside another get 1.
+        (engines, seen)
+    }
+
+    /// Four callers at once, ten texts each.
+    fn crowd(pool: &WorkerHandle) {
         thread::scope(|s| {
             for _ in 0..4 {
                 let pool = pool.clone();
@@ -416,15 +460,54 @@ mod tests {
                 });
             }
         });
+    }
+
+    #[test]
+    fn a_lone_pass_gets_the_whole_pools_threads_and_overlapping_passes_their_share() {
+        let (engines, seen) = recorders(false);
+        let pool =
+            WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0, 4096).unwrap();
+        // One caller at a time: every pass runs alone, on both workers' threads.
+        for _ in 0..6 {
+            pool.submit(vec![vec![1]]).unwrap().wait().unwrap();
+        }
+        let lone = std::mem::take(&mut *seen.lock().unwrap());
+        assert_eq!(lone, vec![(0, 2, false); 6]);
+        // Four callers at once keep both workers busy: passes that start beside another get 1.
+        crowd(&pool);
         let busy = seen.lock().unwrap().clone();
         assert_eq!(busy.len(), 40);
         assert!(busy
             .iter()
-            .any(|&(others, threads)| others == 1 && threads == 1));
-        // A pass never gets more than the pool's 2 threads, nor fewer than its share.
+            .any(|&(others, threads, _)| others == 1 && threads == 1));
+        // A pass never gets more than the pool's 2 threads, nor fewer than its share, and an
+        // engine that does not split its products never gets a team.
         assert!(busy
             .iter()
-            .all(|&(_, threads)| threads == 1 || threads == 2));
+            .all(|&(_, threads, team)| (threads == 1 || threads == 2) && !team));
+        pool.stop();
+    }
+
+    #[test]
+    fn a_lone_pass_that_splits_its_products_gets_one_thread_and_the_team() {
+        let cores = thread::available_parallelism().map_or(1, usize::from);
+        assert!(cores >= 2, "needs two cores for a team; has {cores}");
+        let (engines, seen) = recorders(true);
+        let pool =
+            WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0, 4096).unwrap();
+        for _ in 0..6 {
+            pool.submit(vec![vec![1]]).unwrap().wait().unwrap();
+        }
+        let lone = std::mem::take(&mut *seen.lock().unwrap());
+        assert_eq!(lone, vec![(0, 1, true); 6]);
+        crowd(&pool);
+        let busy = seen.lock().unwrap().clone();
+        assert_eq!(busy.len(), 40);
+        // Always one libtorch thread; passes overlapped, and those beside a team holder ran
+        // without it (the engine asserts no two passes hold the team at once; a failed
+        // assertion there fails the pass and this test's `unwrap`).
+        assert!(busy.iter().all(|&(_, threads, _)| threads == 1));
+        assert!(busy.iter().any(|&(others, _, team)| others == 1 && !team));
         pool.stop();
     }
 

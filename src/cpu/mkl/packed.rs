@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 
 use tch::{Device, Kind, Tensor};
 
+use crate::cpu::team::Session;
 use crate::error::{Error, Result};
 
 // MKL's CBLAS constants (mkl_cblas.h).
@@ -97,20 +98,33 @@ pub fn mkl_packed_gemm_available() -> bool {
     packed_gemm().is_some()
 }
 
-/// A weight matrix `[outputs, inputs]` packed for `x @ weightᵀ`, on the CPU in f32.
+/// A weight matrix `[outputs, inputs]` packed for `x @ weightᵀ`, on the CPU in f32, as
+/// column blocks (groups of outputs) that can be multiplied at once on several cores.
 pub(crate) struct PackedMatrix {
-    /// MKL's packed buffer. libtorch never moves a tensor's storage, as MKL requires.
-    buffer: Tensor,
+    parts: Vec<Part>,
     outputs: c_int,
     inputs: c_int,
     /// The functions that packed it, and that multiply by it.
     api: &'static PackedGemm,
 }
 
+/// Outputs `first..first + outputs` of a [`PackedMatrix`], packed on their own.
+struct Part {
+    /// MKL's packed buffer. libtorch never moves a tensor's storage, as MKL requires.
+    buffer: Tensor,
+    first: c_int,
+    outputs: c_int,
+}
+
+/// The narrowest column block worth a part of its own: splitting below it costs more in
+/// calls than a core saves.
+const MIN_PART_OUTPUTS: c_int = 64;
+
 impl PackedMatrix {
-    /// Packs `weight` (`[outputs, inputs]`, f32, CPU), or `None` when MKL's packed GEMM is not
-    /// in this libtorch or the matrix is not f32 on the CPU.
-    pub(crate) fn pack(weight: &Tensor) -> Result<Option<Self>> {
+    /// Packs `weight` (`[outputs, inputs]`, f32, CPU) as up to `parts` column blocks of
+    /// nearly equal width (multiples of 16 outputs, at least 64 wide), or `None` when MKL's
+    /// packed GEMM is not in this libtorch or the matrix is not f32 on the CPU.
+    pub(crate) fn pack(weight: &Tensor, parts: usize) -> Result<Option<Self>> {
         let Some(api) = packed_gemm() else {
             return Ok(None);
         };
@@ -125,54 +139,70 @@ impl PackedMatrix {
             return Ok(None);
         }
         let weight = weight.f_contiguous()?;
-        // SAFETY: a pure size query.
-        let bytes = unsafe { (api.get_size)(B_MATRIX, 1, outputs, inputs) };
-        let floats = bytes.div_ceil(std::mem::size_of::<f32>());
-        let buffer = Tensor::f_empty([to_i64(floats)?], (Kind::Float, Device::Cpu))?;
-        // SAFETY: `weight` is a contiguous f32 `[outputs, inputs]` matrix (row-major, leading
-        // dimension `inputs`), read as op(B) = weightᵀ; `buffer` holds the `bytes` MKL asked
-        // for. Both live through the call.
-        unsafe {
-            (api.pack)(
-                ROW_MAJOR,
-                B_MATRIX,
-                TRANS,
-                1,
-                outputs,
-                inputs,
-                1.0,
-                weight.data_ptr() as *const f32,
-                inputs,
-                buffer.data_ptr() as *mut f32,
-            );
-        }
+        let parts = part_bounds(outputs, parts)
+            .into_iter()
+            .map(|(first, width)| {
+                let block = weight.f_narrow(0, i64::from(first), i64::from(width))?;
+                Ok(Part {
+                    buffer: pack_block(api, &block, width, inputs)?,
+                    first,
+                    outputs: width,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Some(Self {
-            buffer,
+            parts,
             outputs,
             inputs,
             api,
         }))
     }
 
-    /// Another handle on the same packed buffer, for another worker thread: MKL only reads it.
+    /// Another handle on the same packed buffers, for another worker thread: MKL only reads
+    /// them.
     pub(crate) fn share(&self) -> Self {
         Self {
-            buffer: self.buffer.shallow_clone(),
+            parts: self
+                .parts
+                .iter()
+                .map(|part| Part {
+                    buffer: part.buffer.shallow_clone(),
+                    first: part.first,
+                    outputs: part.outputs,
+                })
+                .collect(),
             outputs: self.outputs,
             inputs: self.inputs,
             api: self.api,
         }
     }
 
-    /// `x @ weightᵀ + bias` for `x` of shape `[..., inputs]` (f32, CPU): what `x.linear(weight,
-    /// bias)` computes, with the same summation (bias added to the product once, at the end).
-    pub(crate) fn linear(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        self.product_onto(x, Start::Bias(bias))
+    /// How many column blocks it is packed as.
+    #[cfg(test)]
+    pub(crate) fn parts(&self) -> usize {
+        self.parts.len()
     }
 
-    /// `x @ weightᵀ` added to what `start` says, in one GEMM (beta = 1, or 0 for
-    /// [`Start::Nothing`]); shaped like `x` with `outputs` last.
-    pub(crate) fn product_onto(&self, x: &Tensor, start: Start<'_>) -> Result<Tensor> {
+    /// `x @ weightᵀ + bias` for `x` of shape `[..., inputs]` (f32, CPU): what `x.linear(weight,
+    /// bias)` computes, with the same summation (bias added to the product once, at the end).
+    pub(crate) fn linear(
+        &self,
+        x: &Tensor,
+        bias: &Tensor,
+        team: Option<&Session>,
+    ) -> Result<Tensor> {
+        self.product_onto(x, Start::Bias(bias), team)
+    }
+
+    /// `x @ weightᵀ` added to what `start` says, in one GEMM per column block (beta = 1, or 0
+    /// for [`Start::Nothing`]); shaped like `x` with `outputs` last. With a `team`, the blocks
+    /// run at once on its threads.
+    pub(crate) fn product_onto(
+        &self,
+        x: &Tensor,
+        start: Start<'_>,
+        team: Option<&Session>,
+    ) -> Result<Tensor> {
         let mut shape = x.size();
         let inputs = i64::from(self.inputs);
         let outputs = i64::from(self.outputs);
@@ -237,28 +267,87 @@ impl PackedMatrix {
                 0.0,
             ),
         };
-        // SAFETY: `x` is contiguous f32 `[rows, inputs]` (lda = inputs), `out` contiguous f32
-        // `[rows, outputs]` (ldc = outputs) and freshly allocated, so it aliases nothing, and
-        // `buffer` was packed for `[inputs, outputs]`. All outlive the call. With beta = 0 MKL
-        // does not read C, so `empty`'s contents never matter.
+        let products: Vec<BlockProduct> = self
+            .parts
+            .iter()
+            .map(|part| BlockProduct {
+                compute: self.api.compute,
+                rows: rows_c,
+                outputs: part.outputs,
+                inputs: self.inputs,
+                x: x.data_ptr() as *const f32,
+                packed: part.buffer.data_ptr() as *const f32,
+                beta,
+                // SAFETY (of the offset): `part.first < self.outputs`, inside row 0 of `out`.
+                out: (out.data_ptr() as *mut f32).wrapping_add(part.first as usize),
+                ldc: self.outputs,
+            })
+            .collect();
+        match team {
+            Some(team) if products.len() > 1 => {
+                let runs: Vec<_> = products
+                    .iter()
+                    .map(|product| move || product.run())
+                    .collect();
+                let tasks: Vec<&(dyn Fn() + Sync)> = runs
+                    .iter()
+                    .map(|run| -> &(dyn Fn() + Sync) { run })
+                    .collect();
+                team.run(&tasks).map_err(|_| Error::PackedLinearInput {
+                    outputs,
+                    inputs,
+                    input: shape.clone(),
+                    reason: "a helper thread's product panicked",
+                })?;
+            }
+            _ => products.iter().for_each(BlockProduct::run),
+        }
+        Ok(out.f_view(shape.as_slice())?)
+    }
+}
+
+/// One column block's GEMM, `x @ blockᵀ` onto its columns of `out`, ready to run on any
+/// thread.
+struct BlockProduct {
+    compute: Compute,
+    rows: c_int,
+    outputs: c_int,
+    inputs: c_int,
+    x: *const f32,
+    packed: *const f32,
+    beta: f32,
+    out: *mut f32,
+    ldc: c_int,
+}
+
+// SAFETY: the pointers are into tensors `product_onto` keeps alive until every block has run
+// (`Session::run` returns only then); blocks write disjoint columns of `out` and only read
+// `x` and their own packed buffer.
+unsafe impl Sync for BlockProduct {}
+
+impl BlockProduct {
+    fn run(&self) {
+        // SAFETY: `x` is contiguous f32 `[rows, inputs]` (lda = inputs); `out` points at this
+        // block's first column of a contiguous f32 `[rows, ldc]` tensor that aliases nothing
+        // else (freshly allocated), of which the block writes columns `0..outputs` of each row;
+        // `packed` was packed for `[inputs, outputs]`. With beta = 0 MKL does not read C.
         unsafe {
-            (self.api.compute)(
+            (self.compute)(
                 ROW_MAJOR,
                 NO_TRANS,
                 PACKED,
-                rows_c,
+                self.rows,
                 self.outputs,
                 self.inputs,
-                x.data_ptr() as *const f32,
+                self.x,
                 self.inputs,
-                self.buffer.data_ptr() as *const f32,
+                self.packed,
                 self.inputs,
-                beta,
-                out.data_ptr() as *mut f32,
-                self.outputs,
+                self.beta,
+                self.out,
+                self.ldc,
             );
         }
-        Ok(out.f_view(shape.as_slice())?)
     }
 }
 
@@ -272,6 +361,56 @@ pub(crate) enum Start<'a> {
     BiasPlus(&'a Tensor, &'a Tensor),
     /// Nothing: the bare product, for a caller that adds the bias in its own next pass.
     Nothing,
+}
+
+/// The column blocks (first output, width) for `outputs` split in up to `parts`: equal widths
+/// rounded to multiples of 16 (MKL's kernels work in 16-float columns), none narrower than
+/// [`MIN_PART_OUTPUTS`] unless the matrix is; together exactly `0..outputs`.
+fn part_bounds(outputs: c_int, parts: usize) -> Vec<(c_int, c_int)> {
+    let most = usize::try_from(outputs / MIN_PART_OUTPUTS).unwrap_or(0);
+    let parts = c_int::try_from(parts.min(most).max(1)).unwrap_or(1);
+    let mut bounds = Vec::new();
+    let mut first = 0;
+    for index in 0..parts {
+        let left = parts - index;
+        let width = if left == 1 {
+            outputs - first
+        } else {
+            (((outputs - first) / left + 15) / 16 * 16).min(outputs - first)
+        };
+        if width > 0 {
+            bounds.push((first, width));
+        }
+        first += width;
+    }
+    bounds
+}
+
+/// `block` (`[outputs, inputs]`, contiguous f32 rows of the weight) packed by MKL.
+fn pack_block(api: &PackedGemm, block: &Tensor, outputs: c_int, inputs: c_int) -> Result<Tensor> {
+    let block = block.f_contiguous()?;
+    // SAFETY: a pure size query.
+    let bytes = unsafe { (api.get_size)(B_MATRIX, 1, outputs, inputs) };
+    let floats = bytes.div_ceil(std::mem::size_of::<f32>());
+    let buffer = Tensor::f_empty([to_i64(floats)?], (Kind::Float, Device::Cpu))?;
+    // SAFETY: `block` is a contiguous f32 `[outputs, inputs]` matrix (row-major, leading
+    // dimension `inputs`), read as op(B) = blockᵀ; `buffer` holds the `bytes` MKL asked for.
+    // Both live through the call.
+    unsafe {
+        (api.pack)(
+            ROW_MAJOR,
+            B_MATRIX,
+            TRANS,
+            1,
+            outputs,
+            inputs,
+            1.0,
+            block.data_ptr() as *const f32,
+            inputs,
+            buffer.data_ptr() as *mut f32,
+        );
+    }
+    Ok(buffer)
 }
 
 fn to_i64(n: usize) -> Result<i64> {
@@ -303,11 +442,11 @@ mod tests {
         for (outputs, inputs) in [(1152, 384), (384, 1536), (7, 384), (5, 3)] {
             let weight = Tensor::randn([outputs, inputs], (Kind::Float, Device::Cpu));
             let bias = Tensor::randn([outputs], (Kind::Float, Device::Cpu));
-            let packed = PackedMatrix::pack(&weight).unwrap().unwrap();
+            let packed = PackedMatrix::pack(&weight, 1).unwrap().unwrap();
             for rows in [1, 3, 20, 64, 333] {
                 let x = Tensor::randn([rows, inputs], (Kind::Float, Device::Cpu));
                 let expected = x.linear(&weight, Some(&bias));
-                let got = packed.linear(&x, &bias).unwrap();
+                let got = packed.linear(&x, &bias, None).unwrap();
                 assert_eq!(got.size(), [rows, outputs]);
                 let difference = max_relative_difference(&got, &expected);
                 assert!(
@@ -324,13 +463,13 @@ mod tests {
         let (outputs, inputs) = (384, 1536);
         let weight = Tensor::randn([outputs, inputs], (Kind::Float, Device::Cpu));
         let bias = Tensor::randn([outputs], (Kind::Float, Device::Cpu));
-        let packed = PackedMatrix::pack(&weight).unwrap().unwrap();
+        let packed = PackedMatrix::pack(&weight, 1).unwrap().unwrap();
         for rows in [1, 20, 333] {
             let x = Tensor::randn([rows, inputs], (Kind::Float, Device::Cpu));
             let residual = Tensor::randn([rows, outputs], (Kind::Float, Device::Cpu));
             let kept = residual.copy();
             let plus = packed
-                .product_onto(&x, Start::BiasPlus(&bias, &residual))
+                .product_onto(&x, Start::BiasPlus(&bias, &residual), None)
                 .unwrap();
             let expected = x.linear(&weight, Some(&bias)) + &residual;
             assert!(
@@ -338,7 +477,7 @@ mod tests {
                 "{rows} rows"
             );
             assert!(residual.equal(&kept), "the GEMM wrote into the residual");
-            let bare = packed.product_onto(&x, Start::Nothing).unwrap();
+            let bare = packed.product_onto(&x, Start::Nothing, None).unwrap();
             let expected = x.matmul(&weight.tr());
             assert!(
                 max_relative_difference(&bare, &expected) < TOLERANCE,
@@ -349,7 +488,7 @@ mod tests {
         let x = Tensor::randn([3, inputs], (Kind::Float, Device::Cpu));
         for wrong in [[3, outputs - 1], [4, outputs]] {
             let residual = Tensor::zeros(wrong, (Kind::Float, Device::Cpu));
-            let refused = packed.product_onto(&x, Start::BiasPlus(&bias, &residual));
+            let refused = packed.product_onto(&x, Start::BiasPlus(&bias, &residual), None);
             assert!(
                 matches!(refused, Err(Error::PackedLinearInput { .. })),
                 "{wrong:?}"
@@ -363,11 +502,11 @@ mod tests {
         let weight = Tensor::randn([8, 4], (Kind::Float, Device::Cpu));
         let bias = Tensor::randn([8], (Kind::Float, Device::Cpu));
         let original = bias.copy();
-        let packed = PackedMatrix::pack(&weight).unwrap().unwrap();
+        let packed = PackedMatrix::pack(&weight, 1).unwrap().unwrap();
         let x = Tensor::randn([1, 4], (Kind::Float, Device::Cpu));
-        let first = packed.linear(&x, &bias).unwrap();
+        let first = packed.linear(&x, &bias, None).unwrap();
         assert!(bias.equal(&original), "the GEMM wrote into the bias");
-        let second = packed.linear(&x, &bias).unwrap();
+        let second = packed.linear(&x, &bias, None).unwrap();
         assert!(first.equal(&second));
         assert!(max_relative_difference(&first, &x.linear(&weight, Some(&original))) < TOLERANCE);
     }
@@ -377,21 +516,24 @@ mod tests {
         tch::manual_seed(8);
         let weight = Tensor::randn([48, 32], (Kind::Float, Device::Cpu));
         let bias = Tensor::randn([48], (Kind::Float, Device::Cpu));
-        let packed = PackedMatrix::pack(&weight).unwrap().unwrap();
+        let packed = PackedMatrix::pack(&weight, 1).unwrap().unwrap();
         // A transposed (non-contiguous) [2, 5, 32] input.
         let x = Tensor::randn([2, 32, 5], (Kind::Float, Device::Cpu)).transpose(1, 2);
-        let got = packed.linear(&x, &bias).unwrap();
+        let got = packed.linear(&x, &bias, None).unwrap();
         assert_eq!(got.size(), [2, 5, 48]);
         assert!(max_relative_difference(&got, &x.linear(&weight, Some(&bias))) < TOLERANCE);
         let empty = Tensor::zeros([0, 5, 32], (Kind::Float, Device::Cpu));
-        assert_eq!(packed.linear(&empty, &bias).unwrap().size(), [0, 5, 48]);
+        assert_eq!(
+            packed.linear(&empty, &bias, None).unwrap().size(),
+            [0, 5, 48]
+        );
     }
 
     #[test]
     fn packed_linear_refuses_inputs_it_was_not_packed_for() {
         let weight = Tensor::ones([4, 3], (Kind::Float, Device::Cpu));
         let bias = Tensor::zeros([4], (Kind::Float, Device::Cpu));
-        let packed = PackedMatrix::pack(&weight).unwrap().unwrap();
+        let packed = PackedMatrix::pack(&weight, 1).unwrap().unwrap();
         let wrong_width = Tensor::ones([2, 5], (Kind::Float, Device::Cpu));
         let wrong_kind = Tensor::ones([2, 3], (Kind::BFloat16, Device::Cpu));
         let wrong_bias = Tensor::zeros([3], (Kind::Float, Device::Cpu));
@@ -401,7 +543,7 @@ mod tests {
             (&weight, &wrong_bias),
         ] {
             assert!(matches!(
-                packed.linear(x, bias),
+                packed.linear(x, bias, None),
                 Err(Error::PackedLinearInput { .. })
             ));
         }
@@ -410,8 +552,73 @@ mod tests {
     #[test]
     fn only_f32_cpu_matrices_are_packed() {
         let bf16 = Tensor::ones([4, 3], (Kind::BFloat16, Device::Cpu));
-        assert!(PackedMatrix::pack(&bf16).unwrap().is_none());
+        assert!(PackedMatrix::pack(&bf16, 2).unwrap().is_none());
         let empty = Tensor::ones([0, 3], (Kind::Float, Device::Cpu));
-        assert!(PackedMatrix::pack(&empty).unwrap().is_none());
+        assert!(PackedMatrix::pack(&empty, 2).unwrap().is_none());
+    }
+
+    #[test]
+    fn column_blocks_cover_every_output_once_in_multiples_of_sixteen() {
+        for outputs in [1, 5, 63, 64, 127, 128, 384, 385, 1152, 1536] {
+            for parts in [1, 2, 3, 4, 8] {
+                let bounds = part_bounds(outputs, parts);
+                let mut next = 0;
+                for (index, &(first, width)) in bounds.iter().enumerate() {
+                    assert_eq!(first, next, "{outputs} in {parts}: gap or overlap");
+                    assert!(width > 0);
+                    if index + 1 < bounds.len() {
+                        assert_eq!(width % 16, 0, "{outputs} in {parts}: {bounds:?}");
+                        assert!(
+                            width >= MIN_PART_OUTPUTS,
+                            "{outputs} in {parts}: {bounds:?}"
+                        );
+                    }
+                    next = first + width;
+                }
+                assert_eq!(next, outputs, "{outputs} in {parts}: {bounds:?}");
+                assert!(bounds.len() <= parts.max(1));
+                // Narrow matrices stay whole; wide ones get every part asked for.
+                let expected = parts.min((outputs / MIN_PART_OUTPUTS).max(1) as usize);
+                assert_eq!(bounds.len(), expected, "{outputs} in {parts}: {bounds:?}");
+            }
+        }
+        assert_eq!(part_bounds(1152, 2), [(0, 576), (576, 576)]);
+        assert_eq!(part_bounds(384, 3), [(0, 128), (128, 128), (256, 128)]);
+    }
+
+    #[test]
+    fn column_blocks_give_the_whole_products_on_one_thread_or_on_a_team() {
+        use crate::cpu::team::Team;
+        use std::sync::atomic::AtomicUsize;
+        tch::manual_seed(12);
+        let team = Team::new(2, || tch::set_num_threads(1)).unwrap();
+        let passes = AtomicUsize::new(1);
+        let session = team.try_begin(&passes).unwrap();
+        for (outputs, inputs) in [(1152, 384), (384, 1536), (200, 48)] {
+            let weight = Tensor::randn([outputs, inputs], (Kind::Float, Device::Cpu));
+            let bias = Tensor::randn([outputs], (Kind::Float, Device::Cpu));
+            let whole = PackedMatrix::pack(&weight, 1).unwrap().unwrap();
+            for parts in [2, 3] {
+                let split = PackedMatrix::pack(&weight, parts).unwrap().unwrap();
+                assert_eq!(split.parts(), parts);
+                assert_eq!(split.share().parts(), parts);
+                for rows in [1, 19, 130] {
+                    let x = Tensor::randn([rows, inputs], (Kind::Float, Device::Cpu));
+                    let residual = Tensor::randn([rows, outputs], (Kind::Float, Device::Cpu));
+                    let start = Start::BiasPlus(&bias, &residual);
+                    let expected = whole.product_onto(&x, start, None).unwrap();
+                    for team in [None, Some(&session)] {
+                        let got = split.product_onto(&x, start, team).unwrap();
+                        let difference = max_relative_difference(&got, &expected);
+                        assert!(
+                            difference < TOLERANCE,
+                            "[{outputs}, {inputs}] in {parts} parts x {rows} rows, team {}: \
+                             {difference}",
+                            team.is_some()
+                        );
+                    }
+                }
+            }
+        }
     }
 }
