@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --example evaluate -- ../shared/data/goemotions/ekman/test.tsv \
 //!     --tune-on ../shared/data/goemotions/ekman/dev.tsv [--threshold 0.3] [--json]
-//!     [--precision bf16] [--limit N]
+//!     [--precision bf16|int8] [--limit N]
 //! ```
 //!
 //! TSV lines are `text<TAB>comma-separated label ids<TAB>id`; ids index `labels.txt` beside the
@@ -39,8 +39,8 @@ struct Args {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
-    /// Numeric precision: f32 (default) or bf16.
-    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"])]
+    /// Numeric precision: f32 (default), bf16 or int8.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16", "int8"])]
     precision: String,
     /// Only the first N texts of DATA (0: all), e.g. for a slow precision.
     #[arg(long, default_value_t = 0)]
@@ -56,7 +56,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let precision = match args.precision.as_str() {
         "bf16" => Precision::Bf16,
-        _ => Precision::F32,
+        "int8" => Precision::Int8,
+        "f32" => Precision::F32,
+        other => return Err(format!("--precision {other}: use f32, bf16 or int8").into()),
     };
     let mut builder = EmotionClassifier::builder()
         .tune_malloc(true)

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example throughput -- ../shared/data/goemotions/ekman/test.tsv \
-//!     --mode batch [--precision f32|bf16] [--threads 2] [--limit N] [--out scores.jsonl]
+//!     --mode batch [--precision f32|bf16|int8] [--threads 2] [--limit N] [--out scores.jsonl]
 //! ```
 //!
 //! Modes: `batch` (one `classify_batch` call over all texts), `single` (one `classify` call per
@@ -31,6 +31,7 @@ enum Mode {
 enum Float {
     F32,
     Bf16,
+    Int8,
 }
 
 /// Time this crate on the first tab-separated field of each line of a file.
@@ -120,6 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .precision(match args.precision {
             Float::F32 => Precision::F32,
             Float::Bf16 => Precision::Bf16,
+            Float::Int8 => Precision::Int8,
         });
     if let Some(model) = &args.model {
         builder = builder.model(model.as_path());
@@ -137,7 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut report = serde_json::json!({
         "peer": "emotion-classifier",
         "mode": match args.mode { Mode::Batch => "batch", Mode::Single => "single", Mode::Concurrent => "concurrent" },
-        "precision": match args.precision { Float::F32 => "f32", Float::Bf16 => "bf16" },
+        "precision": match args.precision { Float::F32 => "f32", Float::Bf16 => "bf16", Float::Int8 => "int8" },
         "texts": texts.len(),
         "batch": args.batch_size,
         "threads": classifier.threads(),

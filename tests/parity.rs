@@ -224,3 +224,82 @@ fn a_lone_text_split_across_two_cores_scores_as_on_one_thread() {
         );
     }
 }
+
+#[test]
+fn int8_scores_stay_within_a_stated_bound_of_the_reference() {
+    use emotion_classifier::{EmotionClassifier, Precision};
+    // Int8 layer matrices (per-channel weights, per-token activations) move scores. Measured
+    // on these reference texts (Zen 4, VNNI kernel): MiniLM Ekman at most 0.077, mean 0.0024;
+    // MiniLM 28 labels 0.115, mean 0.0013 (over all 5,427 Ekman test texts: 0.081, and 90 of
+    // 37,989 decisions flip at 0.5). The tiny random-weight models, here for their code paths
+    // (RoBERTa positions, DistilBERT names), move more: 0.21-0.35, mean about 0.01. The
+    // bounds leave room for the other kernels (AVX2, AVX-512 VNNI and portable sum exactly
+    // alike) and catch a broken kernel, scale or layout, whose mean error would be 0.1 or more.
+    for (model, largest_bound, mean_bound) in [
+        ("emotion-minilm-ekman", 0.2, 0.006),
+        ("emotion-minilm-goemotions", 0.2, 0.006),
+        ("tiny-roberta-emotion", 0.5, 0.03),
+        ("tiny-distilbert-emotion", 0.5, 0.03),
+    ] {
+        let int8 = EmotionClassifier::builder()
+            .model(support::model_dir(model))
+            .precision(Precision::Int8)
+            .cache_capacity(0)
+            .build()
+            .unwrap();
+        let mut refs = references(model);
+        // The int8 kernels are SIMD intrinsics, about 100x slower unoptimized: a debug build
+        // (the README's test command) checks the first 40 texts, a release build all 311.
+        if cfg!(debug_assertions) {
+            refs.truncate(40);
+        }
+        let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+        let batch = int8.classify_batch(&texts).unwrap();
+        let (mut largest, mut total, mut count) = (0f32, 0f32, 0usize);
+        for (reference, got) in refs.iter().zip(&batch) {
+            for (label, want) in &reference.scores {
+                let difference = (got.get(label).unwrap() - want).abs();
+                largest = largest.max(difference);
+                total += difference;
+                count += 1;
+            }
+            // One text at a time (split over the team's threads) gives nearly the batch's
+            // scores: f32 differences of about 1e-7 between batch shapes (attention's GEMMs)
+            // can tip a value across a quantization step, which later layers carry on (up to
+            // 0.002 seen); a wrong split would be off by far more.
+            let single = int8.classify(&reference.text).unwrap();
+            for (a, b) in single.scores().iter().zip(got.scores()) {
+                assert!(
+                    (a - b).abs() <= 0.01,
+                    "{model}: int8 single {a} vs batch {b}"
+                );
+            }
+        }
+        let mean = total / count as f32;
+        assert!(
+            largest <= largest_bound && mean <= mean_bound,
+            "{model}: int8 moved scores by up to {largest} (mean {mean})"
+        );
+        eprintln!("{model}: int8 vs transformers: largest {largest:.4}, mean {mean:.5}");
+    }
+}
+
+#[test]
+fn int8_is_refused_where_it_does_not_run() {
+    use emotion_classifier::{EmotionClassifier, Error, Precision};
+    // rust-bert's architectures run in f32 only.
+    let refused = EmotionClassifier::builder()
+        .model(support::model_dir("tiny-albert-emotion"))
+        .precision(Precision::Int8)
+        .build();
+    assert!(
+        matches!(
+            refused,
+            Err(Error::InvalidOption {
+                option: "precision",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}

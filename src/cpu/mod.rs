@@ -5,11 +5,14 @@
 //!   CPU has them.
 //! - [`mkl`]: the Intel MKL inside libtorch: weight matrices packed once for its packed GEMM,
 //!   and its vendor check answered "Intel" so AMD CPUs get the same kernels.
+//! - [`int8`]: int8 matrix products (weights per channel, activations per row) with AVX-512
+//!   VNNI, AVX2 or portable kernels.
 //! - [`allocator`]: glibc malloc settings for libtorch's allocation pattern (opt-in).
 //! - [`team`]: helper threads that run a pass's column blocks of a product at once, handed
 //!   work by spinning (a single text's pass splits its GEMMs across the cores this way).
 
 pub(crate) mod allocator;
 pub(crate) mod gelu;
+pub(crate) mod int8;
 pub(crate) mod mkl;
 pub(crate) mod team;

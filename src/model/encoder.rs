@@ -132,10 +132,10 @@ impl Encoder {
         })
     }
 
-    /// Whether its layers' matrices are packed for MKL (then its products split into column
-    /// blocks).
-    pub(crate) fn has_packed_weights(&self) -> bool {
-        self.layers.first().is_some_and(Layer::has_packed_weights)
+    /// Whether its layers' matrices are packed for MKL or int8 (then its products split into
+    /// column blocks).
+    pub(crate) fn has_split_weights(&self) -> bool {
+        self.layers.first().is_some_and(Layer::has_split_weights)
     }
 
     #[cfg(test)]

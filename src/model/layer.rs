@@ -111,9 +111,9 @@ impl Layer {
         })
     }
 
-    /// Whether its matrices are packed for MKL.
-    pub(super) fn has_packed_weights(&self) -> bool {
-        self.qkv.is_packed()
+    /// Whether its matrices are packed for MKL or int8 (their products split into blocks).
+    pub(super) fn has_split_weights(&self) -> bool {
+        self.qkv.splits()
     }
 
     /// The layer's output for every real token (`[tokens, hidden]`, as `x`).

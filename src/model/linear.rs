@@ -10,14 +10,16 @@ use tch::Tensor;
 use super::activation::{f32_values, fresh_f32_values, Activation};
 use super::params::Params;
 use crate::cpu::gelu::bias_gelu_in_place;
-use crate::cpu::mkl::{PackedMatrix, Start};
+use crate::cpu::int8::{Int8Matrix, ProductError};
+use crate::cpu::mkl::{helper_panicked, Output, PackedMatrix, Start};
 use crate::cpu::team::Session;
 use crate::error::Result;
 
-/// A linear layer's weight: as loaded, or packed for MKL (f32 on the CPU).
+/// A linear layer's weight: as loaded, packed for MKL (f32 on the CPU), or int8.
 pub(crate) enum Weight {
     Plain(Tensor),
     Packed(PackedMatrix),
+    Int8(Int8Matrix),
 }
 
 /// Whether a linear layer's matrix may be packed: the transformer layers' are, the
@@ -82,24 +84,39 @@ impl Linear {
         Ok(Self { weight, bias })
     }
 
-    pub(super) fn is_packed(&self) -> bool {
-        matches!(self.weight, Weight::Packed(_))
+    /// Whether its products split into column blocks that a team can run at once (packed f32
+    /// or int8).
+    pub(super) fn splits(&self) -> bool {
+        !matches!(self.weight, Weight::Plain(_))
+    }
+
+    /// `x @ weightᵀ` onto what `start` says: the one product of every weight form but plain.
+    fn product_onto(&self, x: &Tensor, start: Start<'_>, team: Option<&Session>) -> Result<Tensor> {
+        match &self.weight {
+            Weight::Plain(weight) => {
+                let product = x.f_linear::<&Tensor>(weight, None)?;
+                Ok(match start {
+                    Start::Nothing => product,
+                    Start::Bias(bias) => product.f_add(bias)?,
+                    Start::BiasPlus(bias, residual) => product.f_add(bias)?.f_add(residual)?,
+                })
+            }
+            Weight::Packed(packed) => packed.product_onto(x, start, team),
+            Weight::Int8(matrix) => int8_product_onto(matrix, x, start, team),
+        }
     }
 
     /// `x @ weightᵀ + bias`; a packed weight's column blocks run at once on `team`'s threads.
     pub(super) fn forward(&self, x: &Tensor, team: Option<&Session>) -> Result<Tensor> {
         match &self.weight {
             Weight::Plain(weight) => Ok(x.f_linear(weight, Some(&self.bias))?),
-            Weight::Packed(packed) => packed.linear(x, &self.bias, team),
+            _ => self.product_onto(x, Start::Bias(&self.bias), team),
         }
     }
 
     /// `x` times the weight, without the bias: for a caller that adds it in its own next pass.
     pub(super) fn forward_unbiased(&self, x: &Tensor, team: Option<&Session>) -> Result<Tensor> {
-        match &self.weight {
-            Weight::Plain(weight) => Ok(x.f_linear::<&Tensor>(weight, None)?),
-            Weight::Packed(packed) => packed.product_onto(x, Start::Nothing, team),
-        }
+        self.product_onto(x, Start::Nothing, team)
     }
 
     /// `forward(x) + residual`; packed, the GEMM adds onto `residual + bias`, which saves a
@@ -112,9 +129,7 @@ impl Linear {
     ) -> Result<Tensor> {
         match &self.weight {
             Weight::Plain(weight) => Ok(x.f_linear(weight, Some(&self.bias))?.f_add(residual)?),
-            Weight::Packed(packed) => {
-                packed.product_onto(x, Start::BiasPlus(&self.bias, residual), team)
-            }
+            _ => self.product_onto(x, Start::BiasPlus(&self.bias, residual), team),
         }
     }
 
@@ -126,10 +141,10 @@ impl Linear {
         activation: Activation,
         team: Option<&Session>,
     ) -> Result<Tensor> {
-        if let (Weight::Packed(packed), Some(bias), Activation::Gelu) =
-            (&self.weight, f32_values(&self.bias), activation)
+        if let (true, Some(bias), Activation::Gelu) =
+            (self.splits(), f32_values(&self.bias), activation)
         {
-            let mut out = packed.product_onto(x, Start::Nothing, team)?;
+            let mut out = self.product_onto(x, Start::Nothing, team)?;
             if let Some(values) = fresh_f32_values(&mut out) {
                 bias_gelu_in_place(values, bias);
                 return Ok(out);
@@ -138,6 +153,59 @@ impl Linear {
         }
         activation.apply(self.forward(x, team)?)
     }
+}
+
+/// `x @ weightᵀ` for an int8 weight, onto what `start` says.
+fn int8_product_onto(
+    matrix: &Int8Matrix,
+    x: &Tensor,
+    start: Start<'_>,
+    team: Option<&Session>,
+) -> Result<Tensor> {
+    let (outputs, inputs) = (matrix.outputs(), matrix.inputs());
+    let sizes = (i64::try_from(outputs), i64::try_from(inputs));
+    let (Ok(outputs_i64), Ok(inputs_i64)) = sizes else {
+        return Err(crate::error::Error::PackedLinearInput {
+            outputs: i64::MAX,
+            inputs: i64::MAX,
+            input: x.size(),
+            reason: "the layer is too large",
+        });
+    };
+    let Some(Output {
+        x: input,
+        mut out,
+        beta,
+        rows,
+        shape,
+    }) = Output::for_product(x, start, outputs_i64, inputs_i64)?
+    else {
+        return Ok(Tensor::f_zeros(
+            Output::shape_of(x, outputs_i64).as_slice(),
+            (tch::Kind::Float, tch::Device::Cpu),
+        )?);
+    };
+    let rows = usize::try_from(rows).unwrap_or(0);
+    let refused = |reason| crate::error::Error::PackedLinearInput {
+        outputs: outputs_i64,
+        inputs: inputs_i64,
+        input: x.size(),
+        reason,
+    };
+    // `Output` made both contiguous f32 CPU tensors of `rows` rows.
+    let values = f32_values(&input).ok_or_else(|| refused("not f32 on the CPU"))?;
+    let results = fresh_f32_values(&mut out).ok_or_else(|| refused("not f32 on the CPU"))?;
+    matrix
+        .product(values, rows, results, beta != 0.0, team)
+        .map_err(|error| match error {
+            ProductError::TooShort => refused("fewer values than its rows"),
+            ProductError::HelperPanicked => helper_panicked(
+                x,
+                i32::try_from(outputs).unwrap_or(i32::MAX),
+                i32::try_from(inputs).unwrap_or(i32::MAX),
+            ),
+        })?;
+    Ok(out.f_view(shape.as_slice())?)
 }
 
 pub(super) struct LayerNorm {

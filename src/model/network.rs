@@ -7,7 +7,7 @@ use super::activation::Activation;
 use super::encoder::{Encoder, EncoderShape};
 use super::library::LibraryNetwork;
 use super::names;
-use super::params::Params;
+use super::params::{Matrices, Params};
 use crate::batch::PaddedBatch;
 use crate::checkpoint::Weights;
 use crate::config::{ModelConfig, NetworkConfig};
@@ -37,7 +37,7 @@ pub(crate) struct Network {
 
 /// The code that runs the network.
 enum Body {
-    Fused(Encoder),
+    Fused(Box<Encoder>),
     Library(Box<LibraryNetwork>),
 }
 
@@ -67,9 +67,10 @@ impl Network {
         }
         // On a GPU the model runs in f16; on the CPU in the requested precision.
         let kind = match (device, precision) {
+            (Device::Cuda(_), Precision::Int8) => return Err(int8_on_cpu_only()),
             (Device::Cuda(_), _) => Kind::Half,
             (_, Precision::Bf16) => Kind::BFloat16,
-            (_, Precision::F32) => Kind::Float,
+            (_, Precision::F32 | Precision::Int8) => Kind::Float,
         };
         let shape = match config.network() {
             NetworkConfig::Bert(c, eps) | NetworkConfig::Roberta(c, eps) => EncoderShape {
@@ -93,11 +94,16 @@ impl Network {
             },
             NetworkConfig::Library(_) => unreachable_library(config)?,
         };
-        let params = Params::new(weights, kind, device, pack_weights.then_some(gemm_parts));
+        let matrices = match precision {
+            Precision::Int8 => Matrices::Int8,
+            _ if pack_weights => Matrices::Packed(gemm_parts),
+            _ => Matrices::Plain,
+        };
+        let params = Params::new(weights, kind, device, matrices);
         (0..copies.max(1))
             .map(|_| {
                 Ok(Self {
-                    body: Body::Fused(Encoder::load(config, &shape, &params)?),
+                    body: Body::Fused(Box::new(Encoder::load(config, &shape, &params)?)),
                     labels: config.labels().len(),
                     device,
                 })
@@ -106,13 +112,13 @@ impl Network {
     }
 
     /// Whether its passes split their products into column blocks that a [`Team`]'s threads
-    /// run at once: the fused encoder with packed f32 weights. The others leave the cores to
+    /// run at once: the fused encoder with packed f32 or int8 weights. The others leave the cores to
     /// libtorch's own threads.
     ///
     /// [`Team`]: crate::cpu::team::Team
     pub(crate) fn splits_products(&self) -> bool {
         match &self.body {
-            Body::Fused(encoder) => encoder.has_packed_weights(),
+            Body::Fused(encoder) => encoder.has_split_weights(),
             Body::Library(_) => false,
         }
     }
@@ -179,6 +185,13 @@ fn load_library(
     let kind = match (device, precision) {
         (Device::Cuda(_), _) => Kind::Half,
         (_, Precision::F32) => Kind::Float,
+        (_, Precision::Int8) => {
+            return Err(Error::InvalidOption {
+                option: "precision",
+                reason: "int8 runs on the fused encoder's architectures (BERT, DistilBERT, \
+                         RoBERTa, XLM-RoBERTa) only; this architecture runs in f32",
+            })
+        }
         (_, Precision::Bf16) => {
             return Err(Error::InvalidOption {
                 option: "precision",
@@ -187,7 +200,7 @@ fn load_library(
             })
         }
     };
-    let params = Params::new(weights, kind, device, None);
+    let params = Params::new(weights, kind, device, Matrices::Plain);
     (0..copies.max(1))
         .map(|_| {
             Ok(Network {
@@ -203,6 +216,13 @@ fn load_library(
             })
         })
         .collect()
+}
+
+fn int8_on_cpu_only() -> Error {
+    Error::InvalidOption {
+        option: "precision",
+        reason: "int8 runs on the CPU only; on a GPU the model runs in f16",
+    }
 }
 
 /// The fused encoder was asked to build a rust-bert architecture: refused, never expected.

@@ -14,6 +14,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::linear::Weight;
 use crate::checkpoint::Weights;
+use crate::cpu::int8::Int8Matrix;
 use crate::cpu::mkl::PackedMatrix;
 use crate::error::Result;
 
@@ -26,29 +27,46 @@ pub(crate) struct Params<'a> {
     weights: &'a Weights,
     kind: Kind,
     device: Device,
-    /// Whether layer matrices are packed for MKL (f32 on the CPU only), and in how many
-    /// column blocks.
-    pack: Option<usize>,
+    /// How layer matrices are held.
+    matrices: Matrices,
     tensors: RefCell<HashMap<String, Tensor>>,
     packed: RefCell<HashMap<String, PackedMatrix>>,
+    int8: RefCell<HashMap<String, Int8Matrix>>,
+}
+
+/// How a [`Params`] holds layer matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Matrices {
+    /// As tensors, for libtorch's `linear`.
+    Plain,
+    /// Packed for MKL's f32 GEMM, in this many column blocks.
+    Packed(usize),
+    /// Quantized to int8 ([`Int8Matrix`]).
+    Int8,
 }
 
 impl<'a> Params<'a> {
-    /// Fetches from `weights` in `kind` on `device`; `pack` asks for layer matrices packed for
-    /// MKL's packed GEMM in that many column blocks, which applies to f32 on the CPU only.
+    /// Fetches from `weights` in `kind` on `device`, layer matrices held as `matrices` says
+    /// (packed or int8 apply to f32 on the CPU only; otherwise they stay plain).
     pub(crate) fn new(
         weights: &'a Weights,
         kind: Kind,
         device: Device,
-        pack: Option<usize>,
+        matrices: Matrices,
     ) -> Self {
+        let on_cpu_in_f32 = kind == Kind::Float && device == Device::Cpu;
         Self {
             weights,
             kind,
             device,
-            pack: pack.filter(|_| kind == Kind::Float && device == Device::Cpu),
+            matrices: if on_cpu_in_f32 {
+                matrices
+            } else {
+                Matrices::Plain
+            },
             tensors: RefCell::default(),
             packed: RefCell::default(),
+            int8: RefCell::default(),
         }
     }
 
@@ -86,8 +104,10 @@ impl<'a> Params<'a> {
         key: &str,
         make: impl FnOnce(&Weights) -> Result<Tensor>,
     ) -> Result<Weight> {
-        let Some(parts) = self.pack else {
-            return Ok(Weight::Plain(self.derived(key, make)?));
+        let parts = match self.matrices {
+            Matrices::Plain => return Ok(Weight::Plain(self.derived(key, make)?)),
+            Matrices::Int8 => return self.int8(key, make),
+            Matrices::Packed(parts) => parts,
         };
         if let Some(packed) = self.packed.borrow().get(key) {
             return Ok(Weight::Packed(packed.share()));
@@ -105,6 +125,25 @@ impl<'a> Params<'a> {
             // This libtorch has no packed GEMM: the matrix stays plain.
             None => Ok(Weight::Plain(self.derived(key, |_| Ok(weight))?)),
         }
+    }
+
+    /// A layer matrix quantized to int8, once per key.
+    fn int8(&self, key: &str, make: impl FnOnce(&Weights) -> Result<Tensor>) -> Result<Weight> {
+        if let Some(matrix) = self.int8.borrow().get(key) {
+            return Ok(Weight::Int8(matrix.clone()));
+        }
+        let weight = make(self.weights)?.f_contiguous()?;
+        let (outputs, inputs) = weight.size2()?;
+        let values = Vec::<f32>::try_from(&weight.f_view([-1])?)?;
+        let matrix = Int8Matrix::new(
+            &values,
+            usize::try_from(outputs).unwrap_or(0),
+            usize::try_from(inputs).unwrap_or(0),
+        );
+        self.int8
+            .borrow_mut()
+            .insert(key.to_owned(), matrix.clone());
+        Ok(Weight::Int8(matrix))
     }
 
     /// The names of every tensor fetched so far.

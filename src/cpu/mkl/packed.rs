@@ -185,6 +185,7 @@ impl PackedMatrix {
 
     /// `x @ weightᵀ + bias` for `x` of shape `[..., inputs]` (f32, CPU): what `x.linear(weight,
     /// bias)` computes, with the same summation (bias added to the product once, at the end).
+    #[cfg(test)]
     pub(crate) fn linear(
         &self,
         x: &Tensor,
@@ -203,9 +204,88 @@ impl PackedMatrix {
         start: Start<'_>,
         team: Option<&Session>,
     ) -> Result<Tensor> {
+        let Some(Output {
+            x,
+            out,
+            beta,
+            rows,
+            shape,
+        }) = Output::for_product(x, start, i64::from(self.outputs), i64::from(self.inputs))?
+        else {
+            return Ok(Tensor::f_zeros(
+                Output::shape_of(x, i64::from(self.outputs)).as_slice(),
+                (Kind::Float, Device::Cpu),
+            )?);
+        };
+        let rows_c = c_int::try_from(rows).map_err(|_| Error::PackedLinearInput {
+            outputs: i64::from(self.outputs),
+            inputs: i64::from(self.inputs),
+            input: x.size(),
+            reason: "too many rows for one GEMM",
+        })?;
+        let products: Vec<BlockProduct> = self
+            .parts
+            .iter()
+            .map(|part| BlockProduct {
+                compute: self.api.compute,
+                rows: rows_c,
+                outputs: part.outputs,
+                inputs: self.inputs,
+                x: x.data_ptr() as *const f32,
+                packed: part.buffer.data_ptr() as *const f32,
+                beta,
+                // SAFETY (of the offset): `part.first < self.outputs`, inside row 0 of `out`.
+                out: (out.data_ptr() as *mut f32).wrapping_add(part.first as usize),
+                ldc: self.outputs,
+            })
+            .collect();
+        match team {
+            Some(team) if products.len() > 1 => {
+                let runs: Vec<_> = products
+                    .iter()
+                    .map(|product| move || product.run())
+                    .collect();
+                let tasks: Vec<&(dyn Fn() + Sync)> = runs
+                    .iter()
+                    .map(|run| -> &(dyn Fn() + Sync) { run })
+                    .collect();
+                team.run(&tasks)
+                    .map_err(|_| helper_panicked(&x, self.outputs, self.inputs))?;
+            }
+            _ => products.iter().for_each(BlockProduct::run),
+        }
+        Ok(out.f_view(shape.as_slice())?)
+    }
+}
+
+/// A product's operands, checked, and its output tensor, made from its [`Start`]: shared by
+/// the packed f32 and the int8 linear layers.
+pub(crate) struct Output {
+    /// The input, contiguous `[rows, inputs]` (f32, CPU).
+    pub(crate) x: Tensor,
+    /// The output `[rows, outputs]`, contiguous, freshly allocated (it aliases nothing),
+    /// holding the start (or undefined values when `beta` is 0).
+    pub(crate) out: Tensor,
+    /// 1 when the product is to be added to `out`, 0 when it replaces it.
+    pub(crate) beta: f32,
+    pub(crate) rows: i64,
+    /// The result's shape: `x`'s with `outputs` last.
+    pub(crate) shape: Vec<i64>,
+}
+
+impl Output {
+    /// Checks `x` (`[..., inputs]`, f32 on the CPU) and `start` against a layer's sizes and
+    /// makes the output; `None` for an input without rows.
+    ///
+    /// # Errors
+    /// [`Error::PackedLinearInput`] naming what does not fit.
+    pub(crate) fn for_product(
+        x: &Tensor,
+        start: Start<'_>,
+        outputs: i64,
+        inputs: i64,
+    ) -> Result<Option<Self>> {
         let mut shape = x.size();
-        let inputs = i64::from(self.inputs);
-        let outputs = i64::from(self.outputs);
         let bias_fits = |bias: &Tensor| bias.size() == [outputs] && bias.kind() == Kind::Float;
         let start_fits = match start {
             Start::Bias(bias) => bias_fits(bias),
@@ -237,17 +317,11 @@ impl PackedMatrix {
             });
         }
         let rows = shape[..shape.len() - 1].iter().product::<i64>();
-        let rows_c = c_int::try_from(rows).map_err(|_| Error::PackedLinearInput {
-            outputs,
-            inputs,
-            input: shape.clone(),
-            reason: "too many rows for one GEMM",
-        })?;
         if let Some(last) = shape.last_mut() {
             *last = outputs;
         }
         if rows == 0 {
-            return Ok(Tensor::f_zeros(&shape, (Kind::Float, Device::Cpu))?);
+            return Ok(None);
         }
         let x = x.f_contiguous()?;
         // C is always a new tensor the GEMM may write: `repeat` and an out-of-place `add`
@@ -267,42 +341,32 @@ impl PackedMatrix {
                 0.0,
             ),
         };
-        let products: Vec<BlockProduct> = self
-            .parts
-            .iter()
-            .map(|part| BlockProduct {
-                compute: self.api.compute,
-                rows: rows_c,
-                outputs: part.outputs,
-                inputs: self.inputs,
-                x: x.data_ptr() as *const f32,
-                packed: part.buffer.data_ptr() as *const f32,
-                beta,
-                // SAFETY (of the offset): `part.first < self.outputs`, inside row 0 of `out`.
-                out: (out.data_ptr() as *mut f32).wrapping_add(part.first as usize),
-                ldc: self.outputs,
-            })
-            .collect();
-        match team {
-            Some(team) if products.len() > 1 => {
-                let runs: Vec<_> = products
-                    .iter()
-                    .map(|product| move || product.run())
-                    .collect();
-                let tasks: Vec<&(dyn Fn() + Sync)> = runs
-                    .iter()
-                    .map(|run| -> &(dyn Fn() + Sync) { run })
-                    .collect();
-                team.run(&tasks).map_err(|_| Error::PackedLinearInput {
-                    outputs,
-                    inputs,
-                    input: shape.clone(),
-                    reason: "a helper thread's product panicked",
-                })?;
-            }
-            _ => products.iter().for_each(BlockProduct::run),
+        Ok(Some(Self {
+            x,
+            out,
+            beta,
+            rows,
+            shape,
+        }))
+    }
+
+    /// `x`'s shape with its last dimension replaced by `outputs`.
+    pub(crate) fn shape_of(x: &Tensor, outputs: i64) -> Vec<i64> {
+        let mut shape = x.size();
+        if let Some(last) = shape.last_mut() {
+            *last = outputs;
         }
-        Ok(out.f_view(shape.as_slice())?)
+        shape
+    }
+}
+
+/// The error for a helper thread's block that panicked.
+pub(crate) fn helper_panicked(x: &Tensor, outputs: c_int, inputs: c_int) -> Error {
+    Error::PackedLinearInput {
+        outputs: i64::from(outputs),
+        inputs: i64::from(inputs),
+        input: x.size(),
+        reason: "a helper thread's product panicked",
     }
 }
 

@@ -221,7 +221,12 @@ mod tests {
                 panic!("{name} runs through rust-bert");
             };
             let weights = Weights::from_safetensors(&dir.join("model.safetensors")).unwrap();
-            let params = Params::new(&weights, Kind::Float, Device::Cpu, None);
+            let params = Params::new(
+                &weights,
+                Kind::Float,
+                Device::Cpu,
+                crate::model::params::Matrices::Plain,
+            );
             let labels = config.labels().len() as i64;
             LibraryNetwork::load(config.architecture(), library, labels, &params, Device::Cpu)
                 .unwrap();
