@@ -5,6 +5,8 @@
 //!   CPU has them.
 //! - [`mkl`]: the Intel MKL inside libtorch: weight matrices packed once for its packed GEMM,
 //!   and its vendor check answered "Intel" so AMD CPUs get the same kernels.
+//! - [`few_rows`]: an AVX-512 f32 GEMM that beats MKL's on products of a few rows (a single
+//!   text), which the packed matrices use for those.
 //! - [`int8`]: int8 matrix products (weights per channel, activations per row) with AVX-512
 //!   VNNI, AVX2 or portable kernels.
 //! - [`allocator`]: glibc malloc settings for libtorch's allocation pattern (opt-in).
@@ -12,6 +14,7 @@
 //!   work by spinning (a single text's pass splits its GEMMs across the cores this way).
 
 pub(crate) mod allocator;
+pub(crate) mod few_rows;
 pub(crate) mod gelu;
 pub(crate) mod int8;
 pub(crate) mod mkl;

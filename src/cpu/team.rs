@@ -201,6 +201,11 @@ pub(crate) struct Session<'a> {
 pub(crate) struct HelperPanicked;
 
 impl Session<'_> {
+    /// How many parts run at once: the helpers and the caller.
+    pub(crate) fn width(&self) -> usize {
+        self.team.threads.len() + 1
+    }
+
     /// Runs `tasks[0]` on the calling thread and each other task on a helper, at once, and
     /// returns when all have finished. Tasks beyond the team's width run on the caller after
     /// its own; all of them do while another pass is running (see [`Team::try_begin`]).
@@ -238,6 +243,42 @@ impl Session<'_> {
             task();
         }
         wait.finish()
+    }
+}
+
+/// Runs `work(first, end)` over `0..units` cut into as many nearly equal ranges as `team` has
+/// threads (one range, on the caller, without a team).
+///
+/// # Errors
+/// [`HelperPanicked`] if a helper's range panicked.
+pub(crate) fn split(
+    team: Option<&Session>,
+    units: usize,
+    work: impl Fn(usize, usize) + Sync,
+) -> Result<(), HelperPanicked> {
+    let shares = team.map_or(1, Session::width).min(units).max(1);
+    let range = |index: usize| (units * index / shares, units * (index + 1) / shares);
+    match team {
+        Some(team) if shares > 1 => {
+            let tasks: Vec<_> = (0..shares)
+                .map(|index| {
+                    let work = &work;
+                    move || {
+                        let (first, end) = range(index);
+                        work(first, end);
+                    }
+                })
+                .collect();
+            let tasks: Vec<&(dyn Fn() + Sync)> = tasks
+                .iter()
+                .map(|task| -> &(dyn Fn() + Sync) { task })
+                .collect();
+            team.run(&tasks)
+        }
+        _ => {
+            work(0, units);
+            Ok(())
+        }
     }
 }
 
@@ -381,6 +422,31 @@ mod tests {
         // The helper survives its task's panic.
         session.run(&[&add, &add]).unwrap();
         assert_eq!(count.load(Ordering::SeqCst), 7);
+    }
+
+    #[test]
+    fn split_covers_every_unit_once_in_as_many_ranges_as_threads() {
+        let team = Team::new(2, noop).unwrap();
+        let passes = AtomicUsize::new(1);
+        let session = team.try_begin(&passes).unwrap();
+        for (units, team) in [
+            (0, None),
+            (1, Some(&session)),
+            (7, Some(&session)),
+            (24, None),
+        ] {
+            let seen = Mutex::new(Vec::new());
+            split(team, units, |first, end| {
+                seen.lock().unwrap().push((first, end))
+            })
+            .unwrap();
+            let mut seen = seen.into_inner().unwrap();
+            seen.sort_unstable();
+            let expected_ranges = team.map_or(1, |_| 3).min(units).max(1);
+            assert_eq!(seen.len(), expected_ranges, "{units} units: {seen:?}");
+            let covered: Vec<usize> = seen.iter().flat_map(|&(a, b)| a..b).collect();
+            assert_eq!(covered, (0..units).collect::<Vec<_>>());
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::kernels::{Activations, Kernel, PackedWeights, Product, GROUP};
 use super::quantize::{max_abs, quantize, quantize_weights, scale_for};
-use crate::cpu::team::{HelperPanicked, Session};
+use crate::cpu::team::{split, HelperPanicked, Session};
 
 /// Why an int8 product did not run to the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,30 +137,11 @@ impl Int8Matrix {
             out: out.as_mut_ptr(),
             accumulate,
         };
-        let groups = self.outputs.div_ceil(GROUP);
-        let shares = team.map_or(1, |_| 2).min(groups);
-        let share = |index: usize| {
-            let first = groups * index / shares;
-            let end = groups * (index + 1) / shares;
-            // SAFETY: `out` and `x` hold `rows` rows (checked); `activations` were made for
-            // this matrix's depth and kernel; shares cover disjoint groups, so no two threads
-            // write one column; `product` outlives the team's run.
-            unsafe { product.run(self.kernel, self.depth, first, end) };
-        };
-        match team {
-            Some(team) if shares > 1 => {
-                let tasks: Vec<_> = (0..shares).map(|index| move || share(index)).collect();
-                let tasks: Vec<&(dyn Fn() + Sync)> = tasks
-                    .iter()
-                    .map(|task| -> &(dyn Fn() + Sync) { task })
-                    .collect();
-                Ok(team.run(&tasks)?)
-            }
-            _ => {
-                share(0);
-                Ok(())
-            }
-        }
+        // SAFETY: `out` and `x` hold `rows` rows (checked); `activations` were made for this
+        // matrix's depth and kernel; `split` gives threads disjoint groups, so no two write
+        // one column; `product` outlives the split.
+        let run = |first, end| unsafe { product.run(self.kernel, self.depth, first, end) };
+        Ok(split(team, self.outputs.div_ceil(GROUP), run)?)
     }
 
     /// Each row of `x` quantized with its own scale, in the kernel's format, padded to the

@@ -19,7 +19,8 @@ use std::sync::OnceLock;
 
 use tch::{Device, Kind, Tensor};
 
-use crate::cpu::team::Session;
+use crate::cpu::few_rows::{self, FewRowsMatrix, FEW_ROWS};
+use crate::cpu::team::{split, Session};
 use crate::error::{Error, Result};
 
 // MKL's CBLAS constants (mkl_cblas.h).
@@ -106,6 +107,9 @@ pub(crate) struct PackedMatrix {
     inputs: c_int,
     /// The functions that packed it, and that multiply by it.
     api: &'static PackedGemm,
+    /// The same weights for the crate's own kernel, which runs products of a few rows (where
+    /// the CPU has AVX-512; see [`crate::cpu::few_rows`]).
+    few_rows: Option<FewRowsMatrix>,
 }
 
 /// Outputs `first..first + outputs` of a [`PackedMatrix`], packed on their own.
@@ -139,6 +143,12 @@ impl PackedMatrix {
             return Ok(None);
         }
         let weight = weight.f_contiguous()?;
+        let few_rows = if few_rows::available() {
+            let values = Vec::<f32>::try_from(&weight.f_view([-1])?)?;
+            FewRowsMatrix::new(&values, outputs as usize, inputs as usize)
+        } else {
+            None
+        };
         let parts = part_bounds(outputs, parts)
             .into_iter()
             .map(|(first, width)| {
@@ -155,6 +165,7 @@ impl PackedMatrix {
             outputs,
             inputs,
             api,
+            few_rows,
         }))
     }
 
@@ -174,6 +185,7 @@ impl PackedMatrix {
             outputs: self.outputs,
             inputs: self.inputs,
             api: self.api,
+            few_rows: self.few_rows.clone(),
         }
     }
 
@@ -217,6 +229,21 @@ impl PackedMatrix {
                 (Kind::Float, Device::Cpu),
             )?);
         };
+        if let Some(few) = self.few_rows.as_ref().filter(|_| rows <= FEW_ROWS as i64) {
+            let rows = rows as usize;
+            let values = x_values(&x)?;
+            let out_ptr = SendPtr(out.data_ptr() as *mut f32);
+            let accumulate = beta != 0.0;
+            let run = |first, end| {
+                // SAFETY: `x` is contiguous f32 `[rows, inputs]` and `out` contiguous f32
+                // `[rows, outputs]`, fresh (aliasing nothing); `split` hands each thread its
+                // own groups, so no column is written twice; both outlive the split.
+                unsafe { few.product(values, rows, out_ptr.get(), accumulate, first, end) };
+            };
+            split(team, few.groups(), run)
+                .map_err(|_| helper_panicked(&x, self.outputs, self.inputs))?;
+            return Ok(out.f_view(shape.as_slice())?);
+        }
         let rows_c = c_int::try_from(rows).map_err(|_| Error::PackedLinearInput {
             outputs: i64::from(self.outputs),
             inputs: i64::from(self.inputs),
@@ -357,6 +384,36 @@ impl Output {
             *last = outputs;
         }
         shape
+    }
+}
+
+/// The values of a contiguous f32 CPU tensor (as [`Output`] makes `x`).
+fn x_values(x: &Tensor) -> Result<&[f32]> {
+    let len = x.numel();
+    if x.kind() != Kind::Float || x.device() != Device::Cpu || !x.is_contiguous() {
+        return Err(Error::PackedLinearInput {
+            outputs: 0,
+            inputs: 0,
+            input: x.size(),
+            reason: "not contiguous f32 on the CPU",
+        });
+    }
+    // SAFETY: a contiguous f32 CPU tensor holds `len` floats from `data_ptr`; the slice
+    // borrows `x`, which nothing writes meanwhile (it is the product's input).
+    Ok(unsafe { std::slice::from_raw_parts(x.data_ptr().cast::<f32>(), len) })
+}
+
+/// A pointer that the threads of a split may share: each writes only its own columns.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+
+// SAFETY: see `SendPtr`: the split's threads write disjoint columns of the output.
+unsafe impl Sync for SendPtr {}
+unsafe impl Send for SendPtr {}
+
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
     }
 }
 
