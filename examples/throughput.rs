@@ -58,7 +58,8 @@ struct Args {
     /// Only the first N texts (0: all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
-    /// Repeat the texts until there are this many (0: no repeat); for memory tests.
+    /// Repeat the texts until there are this many (0: no repeat), each repeat made distinct
+    /// with a suffix (` #2`, ` #3`, ...) so that every one is computed; for memory tests.
     #[arg(long, default_value_t = 0)]
     cycle_to: usize,
     /// Caller threads in `concurrent` mode.
@@ -97,11 +98,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.cycle_to > texts.len() && !texts.is_empty() {
         let original = texts.clone();
-        texts = original
-            .iter()
-            .cycle()
-            .take(args.cycle_to)
-            .cloned()
+        // A call computes a repeated text once: the suffix makes every copy a new text.
+        texts = (0..args.cycle_to)
+            .map(|i| {
+                let text = &original[i % original.len()];
+                match i / original.len() {
+                    0 => text.clone(),
+                    round => format!("{text} #{}", round + 1),
+                }
+            })
             .collect();
     }
     let mut builder = EmotionClassifier::builder();

@@ -2,7 +2,7 @@
 # Side by side with the peers, in one run, on the same texts, model and thread count:
 # ../shared/peers/hf_pipeline.py (transformers 4.46.3) in its modes pipeline, sorted, single and
 # direct; ../shared/peers/ort_peer.py (ONNX Runtime, optimized graph) sorted and single, in f32
-# and int8; and this crate's examples/throughput in the same roles. Prints the CPU and its
+# and int8; and this crate's examples/throughput in the same roles (f32, bf16, int8). Prints the CPU and its
 # features, then one table with texts/s, p50/p99 latency and the ratios. Installs what it needs
 # (libtorch, the peers' Python packages). SKIP_ORT=1 leaves ONNX Runtime out.
 #
@@ -47,7 +47,7 @@ run py-direct "$py" "$peer" "$model" "$texts" --mode direct "${common[@]}"
 if [ "$ort" = 0 ]; then
     ort_peer="$shared/peers/ort_peer.py"
     for precision in fp32 int8; do
-        run "ort-sorted-$precision" "$py" "$ort_peer" "$model" "$texts" --mode sorted --batch 32 --precision "$precision" "${common[@]}"
+        run "ort-sorted-$precision" "$py" "$ort_peer" "$model" "$texts" --mode sorted --batch 32 --precision "$precision" "${common[@]}" --out "$out/ort-$precision.jsonl"
         run "ort-single-$precision" "$py" "$ort_peer" "$model" "$texts" --mode single --precision "$precision" "${common[@]}"
     done
 fi
@@ -66,7 +66,9 @@ run rs-batch-f32-default-malloc "$ours" "$texts" --model "$model" --mode batch -
 bf16_limit=$limit
 grep -q avx512_bf16 /proc/cpuinfo || bf16_limit=200
 run rs-batch-bf16 "$ours" "$texts" --model "$model" --mode batch --precision bf16 --threads "$threads" --limit "$bf16_limit" --out "$out/rs-bf16.jsonl"
+run rs-batch-int8 "$ours" "$texts" --model "$model" --mode batch --precision int8 "${common[@]}" --out "$out/rs-int8.jsonl"
 run rs-single "$ours" "$texts" --model "$model" --mode single "${common[@]}"
+run rs-single-int8 "$ours" "$texts" --model "$model" --mode single --precision int8 "${common[@]}"
 run rs-single-1-worker "$ours" "$texts" --model "$model" --mode single "${one[@]}" "${common[@]}"
 run rs-single-plain-weights "$ours" "$texts" --model "$model" --mode single --plain-weights "${common[@]}"
 run rs-single-default-malloc "$ours" "$texts" --model "$model" --mode single --default-malloc "${common[@]}"
@@ -74,6 +76,12 @@ run rs-8-callers-dynamic "$ours" "$texts" --model "$model" --mode concurrent --c
 run rs-8-callers-no-dynamic "$ours" "$texts" --model "$model" --mode concurrent --callers 8 --no-dynamic "${common[@]}"
 run rs-8-callers-dynamic-1-worker "$ours" "$texts" --model "$model" --mode concurrent --callers 8 "${one[@]}" "${common[@]}"
 run rs-8-callers-no-dynamic-1-worker "$ours" "$texts" --model "$model" --mode concurrent --callers 8 --no-dynamic "${one[@]}" "${common[@]}"
+# MEMORY=1: peak RSS for 100,000 texts in one classify_batch (the test texts repeated), f32
+# and int8; about 6 minutes more on 2 cores.
+if [ "${MEMORY:-0}" = 1 ]; then
+    run rs-100k-f32 "$ours" "$texts" --model "$model" --mode batch --precision f32 --threads "$threads" --cycle-to 100000
+    run rs-100k-int8 "$ours" "$texts" --model "$model" --mode batch --precision int8 --threads "$threads" --cycle-to 100000
+fi
 
 "$py" - "$out" "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src examples Cargo.toml || echo +changes)" <<'PY'
 import json, sys, os, datetime
@@ -94,16 +102,19 @@ pipe, srt = base["texts_per_s"], r["py-sorted"]["texts_per_s"]
 names = ["py-pipeline", "py-sorted", "py-single", "py-direct",
          "ort-sorted-fp32", "ort-single-fp32", "ort-sorted-int8", "ort-single-int8",
          "rs-batch-f32", "rs-batch-f32-1-worker", "rs-batch-f32-stock-mkl", "rs-batch-f32-plain-weights",
-         "rs-batch-f32-default-malloc", "rs-batch-bf16", "rs-single", "rs-single-1-worker",
+         "rs-batch-f32-default-malloc", "rs-batch-bf16", "rs-batch-int8", "rs-single", "rs-single-int8",
+         "rs-single-1-worker",
          "rs-single-plain-weights", "rs-single-default-malloc",
          "rs-8-callers-dynamic", "rs-8-callers-no-dynamic", "rs-8-callers-dynamic-1-worker",
-         "rs-8-callers-no-dynamic-1-worker"]
+         "rs-8-callers-no-dynamic-1-worker", "rs-100k-f32", "rs-100k-int8"]
 ms = lambda v: "" if v is None else f"{v:.2f}"
 for name in [n for n in names if n in r]:
     x = r[name]
     label = f"{name} ({x['workers']} worker{'s' if x['workers'] != 1 else ''})" if name.startswith("rs-") else name
     if x["texts"] != base["texts"]:
         label += f" ({x['texts']} texts)"
+    if name.startswith("rs-100k"):
+        label += f", peak RSS {x['peak_rss_mib']} MiB"
     print(f"| {label} | {x['texts_per_s']:.0f} | {ms(x.get('p50_ms'))} | {ms(x.get('p99_ms'))} "
           f"| {x['texts_per_s']/pipe:.2f}x | {x['texts_per_s']/srt:.2f}x |")
 ratio = lambda a, b, key="texts_per_s": r[a][key] / r[b][key]
@@ -114,6 +125,11 @@ single = lambda peer: ratio("rs-single", peer, "p50_ms")
 print(f"single-text p50, ours / peer: pipeline {single('py-single'):.2f}, direct {single('py-direct'):.2f}"
       + (f", ORT f32 {single('ort-single-fp32'):.2f}, ORT int8 {single('ort-single-int8'):.2f}" if "ort-single-fp32" in r else "")
       + f" (1 worker vs pipeline: {ratio('rs-single-1-worker', 'py-single', 'p50_ms'):.2f})")
+if "ort-sorted-int8" in r:
+    print(f"int8: batch ours / ORT int8 sorted {ratio('rs-batch-int8', 'ort-sorted-int8'):.2f}x "
+          f"(ours int8 / ours f32 {ratio('rs-batch-int8', 'rs-batch-f32'):.2f}x); single p50 ours / "
+          f"ORT int8 {ratio('rs-single-int8', 'ort-single-int8', 'p50_ms'):.2f}")
+print(f"batch peak RSS: f32 {r['rs-batch-f32']['peak_rss_mib']} MiB, int8 {r['rs-batch-int8']['peak_rss_mib']} MiB")
 print(f"8 callers: dynamic / classify_batch = {ratio('rs-8-callers-dynamic', 'rs-batch-f32'):.2f}x; "
       f"dynamic / no dynamic = {ratio('rs-8-callers-dynamic', 'rs-8-callers-no-dynamic'):.2f}x (defaults), "
       f"{ratio('rs-8-callers-dynamic-1-worker', 'rs-8-callers-no-dynamic-1-worker'):.2f}x (1 worker)")
@@ -131,4 +147,16 @@ dbf = max(abs(a[k] - b[k]) for a, b in zip(f32, bf) for k in a)
 flips = sum((a[k] >= 0.5) != (b[k] >= 0.5) for a, b in zip(f32, bf) for k in a)
 print(f"largest score difference: f32 vs transformers {d32:.2e} ({len(f32)} texts); "
       f"bf16 vs f32 {dbf:.4f}, labels flipped at 0.5: {flips} ({len(bf)} texts)")
+def change(base, other):
+    """Largest score change and decisions flipped at 0.5, of `other` against `base`."""
+    largest = max(abs(a[k] - b[k]) for a, b in zip(base, other) for k in a)
+    flipped = sum((a[k] >= 0.5) != (b[k] >= 0.5) for a, b in zip(base, other) for k in a)
+    return largest, flipped, sum(len(a) for a in base)
+i8 = load(f"{out}/rs-int8.jsonl")
+largest, flipped, decisions = change(f32, i8)
+line = f"int8 vs f32: ours {largest:.4f} largest change, {flipped} of {decisions} decisions flipped at 0.5"
+if os.path.exists(f"{out}/ort-int8.jsonl"):
+    largest, flipped, _ = change(load(f"{out}/ort-fp32.jsonl"), load(f"{out}/ort-int8.jsonl"))
+    line += f"; ORT int8 vs ORT f32 {largest:.4f}, {flipped} flipped"
+print(line)
 PY
