@@ -210,18 +210,7 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn random(seed: u64, count: usize) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..count)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
+    use crate::cpu::test_values::{product_f64, seeded as random};
 
     #[test]
     fn products_of_any_shape_match_a_double_precision_reference() {
@@ -251,18 +240,13 @@ mod tests {
                 m.product(&x, rows, out.as_mut_ptr(), true, 0, half);
                 m.product(&x, rows, out.as_mut_ptr(), true, half, m.groups());
             }
-            for i in 0..rows {
-                for j in 0..outputs {
-                    let want = 0.5
-                        + (0..inputs)
-                            .map(|k| f64::from(x[i * inputs + k]) * f64::from(w[j * inputs + k]))
-                            .sum::<f64>();
-                    let got = f64::from(out[i * outputs + j]);
-                    assert!(
-                        (got - want).abs() <= 1e-5 * (1.0 + want.abs()) * (inputs as f64).sqrt(),
-                        "[{rows}x{inputs}]x[{outputs}] ({i}, {j}): {got} vs {want}"
-                    );
-                }
+            let reference = product_f64(&x, &w, rows, outputs, inputs);
+            for (index, (got, product)) in out.iter().zip(&reference).enumerate() {
+                let (got, want) = (f64::from(*got), 0.5 + product);
+                assert!(
+                    (got - want).abs() <= 1e-5 * (1.0 + want.abs()) * (inputs as f64).sqrt(),
+                    "[{rows}x{inputs}]x[{outputs}] element {index}: {got} vs {want}"
+                );
             }
             // Stored rather than added.
             let mut stored = vec![f32::NAN; rows * outputs];

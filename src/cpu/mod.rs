@@ -19,3 +19,5 @@ pub(crate) mod gelu;
 pub(crate) mod int8;
 pub(crate) mod mkl;
 pub(crate) mod team;
+#[cfg(test)]
+pub(crate) mod test_values;

@@ -234,30 +234,11 @@ unsafe fn quantize_wide_avx2(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A seeded stream of floats in about -1..1 (xorshift; no tensors).
-    fn random(seed: u64, count: usize) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..count)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
+    use crate::cpu::test_values::{product_f64, seeded as random};
 
     fn reference(x: &[f32], w: &[f32], rows: usize, outputs: usize, inputs: usize) -> Vec<f32> {
-        let mut out = vec![0f32; rows * outputs];
-        for i in 0..rows {
-            for j in 0..outputs {
-                out[i * outputs + j] = (0..inputs)
-                    .map(|k| f64::from(x[i * inputs + k]) * f64::from(w[j * inputs + k]))
-                    .sum::<f64>() as f32;
-            }
-        }
-        out
+        let product = product_f64(x, w, rows, outputs, inputs);
+        product.into_iter().map(|v| v as f32).collect()
     }
 
     const KERNELS: [Kernel; 3] = [Kernel::Vnni512, Kernel::Avx2, Kernel::Portable];
