@@ -266,21 +266,11 @@ impl PackedMatrix {
                 ldc: self.outputs,
             })
             .collect();
-        match team {
-            Some(team) if products.len() > 1 => {
-                let runs: Vec<_> = products
-                    .iter()
-                    .map(|product| move || product.run())
-                    .collect();
-                let tasks: Vec<&(dyn Fn() + Sync)> = runs
-                    .iter()
-                    .map(|run| -> &(dyn Fn() + Sync) { run })
-                    .collect();
-                team.run(&tasks)
-                    .map_err(|_| helper_panicked(&x, self.outputs, self.inputs))?;
-            }
-            _ => products.iter().for_each(BlockProduct::run),
-        }
+        // One block per thread of the team (all on this thread without one).
+        split(team, products.len(), |first, end| {
+            products[first..end].iter().for_each(BlockProduct::run);
+        })
+        .map_err(|_| helper_panicked(&x, self.outputs, self.inputs))?;
         Ok(out.f_view(shape.as_slice())?)
     }
 }
