@@ -9,6 +9,7 @@
 //!   text), which the packed matrices use for those.
 //! - [`int8`]: int8 matrix products (weights per channel, activations per row) with AVX-512
 //!   VNNI, AVX2 or portable kernels.
+//! - [`tensor_values`]: a contiguous f32 CPU tensor's values as a slice, for those kernels.
 //! - [`allocator`]: glibc malloc settings for libtorch's allocation pattern (opt-in).
 //! - [`team`]: helper threads that run a pass's column blocks of a product at once, handed
 //!   work by spinning (a single text's pass splits its GEMMs across the cores this way).
@@ -19,5 +20,6 @@ pub(crate) mod gelu;
 pub(crate) mod int8;
 pub(crate) mod mkl;
 pub(crate) mod team;
+pub(crate) mod tensor_values;
 #[cfg(test)]
 pub(crate) mod test_values;

@@ -93,7 +93,6 @@ impl Team {
     }
 
     /// How many parts run at once in a session: the helpers and the caller.
-    #[cfg(test)]
     pub(crate) fn width(&self) -> usize {
         self.threads.len() + 1
     }
@@ -203,7 +202,7 @@ pub(crate) struct HelperPanicked;
 impl Session<'_> {
     /// How many parts run at once: the helpers and the caller.
     pub(crate) fn width(&self) -> usize {
-        self.team.threads.len() + 1
+        self.team.width()
     }
 
     /// Runs `tasks[0]` on the calling thread and each other task on a helper, at once, and

@@ -4,9 +4,10 @@
 //! Nearly every emotion model uses exact GELU, which runs on the crate's own kernel
 //! ([`crate::cpu::gelu`]); the others run on libtorch's ops, with `transformers`' definitions.
 
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
 use crate::cpu::gelu::gelu_in_place;
+use crate::cpu::tensor_values::fresh_f32_values;
 use crate::error::Result;
 
 /// An activation `transformers` and rust-bert both know.
@@ -71,35 +72,10 @@ fn gelu(mut x: Tensor) -> Result<Tensor> {
     Ok(x.f_gelu("none")?)
 }
 
-/// The element count of a non-empty contiguous f32 CPU tensor, whose values can be read (or,
-/// if fresh, written) as a slice; `None` for any other tensor.
-fn f32_slice_len(x: &Tensor) -> Option<usize> {
-    let len = x.numel();
-    (x.kind() == Kind::Float && x.device() == Device::Cpu && x.is_contiguous() && len > 0)
-        .then_some(len)
-}
-
-/// The values of a non-empty contiguous f32 CPU tensor that the caller just created, for the
-/// crate's own kernels to write in place; `None` for any other tensor.
-pub(super) fn fresh_f32_values(x: &mut Tensor) -> Option<&mut [f32]> {
-    let len = f32_slice_len(x)?;
-    // SAFETY: `x` is a contiguous f32 tensor in CPU memory holding `len > 0` elements from
-    // `data_ptr` on. Callers pass only tensors they have just allocated and not shared, so
-    // nothing else reads or writes this storage while the slice lives.
-    Some(unsafe { std::slice::from_raw_parts_mut(x.data_ptr().cast::<f32>(), len) })
-}
-
-/// The values of a contiguous f32 CPU parameter (a bias), read-only; `None` for any other.
-pub(super) fn f32_values(x: &Tensor) -> Option<&[f32]> {
-    let len = f32_slice_len(x)?;
-    // SAFETY: `x` is a contiguous f32 tensor in CPU memory holding `len > 0` elements from
-    // `data_ptr` on. Parameters are never written after loading (workers share them only
-    // to read), so shared reads are sound for as long as `x` lives.
-    Some(unsafe { std::slice::from_raw_parts(x.data_ptr().cast::<f32>(), len) })
-}
-
 #[cfg(test)]
 mod tests {
+    use tch::{Device, Kind};
+
     use super::*;
 
     #[test]

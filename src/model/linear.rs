@@ -7,12 +7,13 @@
 
 use tch::Tensor;
 
-use super::activation::{f32_values, fresh_f32_values, Activation};
+use super::activation::Activation;
 use super::params::Params;
 use crate::cpu::gelu::bias_gelu_in_place;
 use crate::cpu::int8::{Int8Matrix, ProductError};
 use crate::cpu::mkl::{helper_panicked, Output, PackedMatrix, Start};
 use crate::cpu::team::Session;
+use crate::cpu::tensor_values::{f32_values, fresh_f32_values};
 use crate::error::Result;
 
 /// A linear layer's weight: as loaded, packed for MKL (f32 on the CPU), or int8.
@@ -180,10 +181,7 @@ fn int8_product_onto(
         shape,
     }) = Output::for_product(x, start, outputs_i64, inputs_i64)?
     else {
-        return Ok(Tensor::f_zeros(
-            Output::shape_of(x, outputs_i64).as_slice(),
-            (tch::Kind::Float, tch::Device::Cpu),
-        )?);
+        return Output::no_rows(x, outputs_i64);
     };
     let rows = usize::try_from(rows).unwrap_or(0);
     let refused = |reason| crate::error::Error::PackedLinearInput {
@@ -199,11 +197,7 @@ fn int8_product_onto(
         .product(values, rows, results, beta != 0.0, team)
         .map_err(|error| match error {
             ProductError::TooShort => refused("fewer values than its rows"),
-            ProductError::HelperPanicked => helper_panicked(
-                x,
-                i32::try_from(outputs).unwrap_or(i32::MAX),
-                i32::try_from(inputs).unwrap_or(i32::MAX),
-            ),
+            ProductError::HelperPanicked => helper_panicked(x, outputs_i64, inputs_i64),
         })?;
     Ok(out.f_view(shape.as_slice())?)
 }

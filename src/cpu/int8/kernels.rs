@@ -26,24 +26,13 @@ pub(crate) enum Kernel {
 impl Kernel {
     /// The fastest kernel this CPU has.
     pub(crate) fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512vnni")
-            {
-                return Self::Vnni512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Self::Avx2;
-            }
-        }
-        Self::Portable
+        [Self::Vnni512, Self::Avx2]
+            .into_iter()
+            .find(|kernel| kernel.available())
+            .unwrap_or(Self::Portable)
     }
 
     /// Whether this kernel can run on this CPU.
-    #[cfg(test)]
     pub(crate) fn available(self) -> bool {
         #[cfg(target_arch = "x86_64")]
         {

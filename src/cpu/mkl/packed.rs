@@ -21,6 +21,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::cpu::few_rows::{self, FewRowsMatrix, FEW_ROWS};
 use crate::cpu::team::{split, Session};
+use crate::cpu::tensor_values::f32_values;
 use crate::error::{Error, Result};
 
 // MKL's CBLAS constants (mkl_cblas.h).
@@ -224,14 +225,17 @@ impl PackedMatrix {
             shape,
         }) = Output::for_product(x, start, i64::from(self.outputs), i64::from(self.inputs))?
         else {
-            return Ok(Tensor::f_zeros(
-                Output::shape_of(x, i64::from(self.outputs)).as_slice(),
-                (Kind::Float, Device::Cpu),
-            )?);
+            return Output::no_rows(x, i64::from(self.outputs));
         };
         if let Some(few) = self.few_rows.as_ref().filter(|_| rows <= FEW_ROWS as i64) {
             let rows = rows as usize;
-            let values = x_values(&x)?;
+            // `Output` made `x` contiguous f32 on the CPU, with `rows > 0` rows.
+            let values = f32_values(&x).ok_or_else(|| Error::PackedLinearInput {
+                outputs: i64::from(self.outputs),
+                inputs: i64::from(self.inputs),
+                input: x.size(),
+                reason: "not contiguous f32 on the CPU",
+            })?;
             let out_ptr = SendPtr(out.data_ptr() as *mut f32);
             let accumulate = beta != 0.0;
             let run = |first, end| {
@@ -240,8 +244,9 @@ impl PackedMatrix {
                 // own groups, so no column is written twice; both outlive the split.
                 unsafe { few.product(values, rows, out_ptr.get(), accumulate, first, end) };
             };
-            split(team, few.groups(), run)
-                .map_err(|_| helper_panicked(&x, self.outputs, self.inputs))?;
+            split(team, few.groups(), run).map_err(|_| {
+                helper_panicked(&x, i64::from(self.outputs), i64::from(self.inputs))
+            })?;
             return Ok(out.f_view(shape.as_slice())?);
         }
         let rows_c = c_int::try_from(rows).map_err(|_| Error::PackedLinearInput {
@@ -270,7 +275,7 @@ impl PackedMatrix {
         split(team, products.len(), |first, end| {
             products[first..end].iter().for_each(BlockProduct::run);
         })
-        .map_err(|_| helper_panicked(&x, self.outputs, self.inputs))?;
+        .map_err(|_| helper_panicked(&x, i64::from(self.outputs), i64::from(self.inputs)))?;
         Ok(out.f_view(shape.as_slice())?)
     }
 }
@@ -302,7 +307,7 @@ impl Output {
         outputs: i64,
         inputs: i64,
     ) -> Result<Option<Self>> {
-        let mut shape = x.size();
+        let input = x.size();
         let bias_fits = |bias: &Tensor| bias.size() == [outputs] && bias.kind() == Kind::Float;
         let start_fits = match start {
             Start::Bias(bias) => bias_fits(bias),
@@ -310,18 +315,18 @@ impl Output {
                 bias_fits(bias)
                     && residual.kind() == Kind::Float
                     && residual.device() == Device::Cpu
-                    && residual.size().split_last() == Some((&outputs, &shape[..shape.len() - 1]))
+                    && residual.size().split_last() == Some((&outputs, &input[..input.len() - 1]))
             }
             Start::Nothing => true,
         };
         if x.kind() != Kind::Float
             || x.device() != Device::Cpu
-            || shape.last() != Some(&inputs)
+            || input.last() != Some(&inputs)
             || !start_fits
         {
             let reason = if x.kind() != Kind::Float || x.device() != Device::Cpu {
                 "not f32 on the CPU"
-            } else if shape.last() != Some(&inputs) {
+            } else if input.last() != Some(&inputs) {
                 "its last dimension is not the layer's inputs"
             } else {
                 "the bias or residual does not fit the output"
@@ -329,14 +334,12 @@ impl Output {
             return Err(Error::PackedLinearInput {
                 outputs,
                 inputs,
-                input: shape,
+                input,
                 reason,
             });
         }
-        let rows = shape[..shape.len() - 1].iter().product::<i64>();
-        if let Some(last) = shape.last_mut() {
-            *last = outputs;
-        }
+        let rows = input[..input.len() - 1].iter().product::<i64>();
+        let shape = Self::shape_of(x, outputs);
         if rows == 0 {
             return Ok(None);
         }
@@ -367,30 +370,23 @@ impl Output {
         }))
     }
 
+    /// The product of an input without rows (for which `for_product` gives `None`): zeros
+    /// shaped like `x` with `outputs` last.
+    pub(crate) fn no_rows(x: &Tensor, outputs: i64) -> Result<Tensor> {
+        Ok(Tensor::f_zeros(
+            Self::shape_of(x, outputs).as_slice(),
+            (Kind::Float, Device::Cpu),
+        )?)
+    }
+
     /// `x`'s shape with its last dimension replaced by `outputs`.
-    pub(crate) fn shape_of(x: &Tensor, outputs: i64) -> Vec<i64> {
+    fn shape_of(x: &Tensor, outputs: i64) -> Vec<i64> {
         let mut shape = x.size();
         if let Some(last) = shape.last_mut() {
             *last = outputs;
         }
         shape
     }
-}
-
-/// The values of a contiguous f32 CPU tensor (as [`Output`] makes `x`).
-fn x_values(x: &Tensor) -> Result<&[f32]> {
-    let len = x.numel();
-    if x.kind() != Kind::Float || x.device() != Device::Cpu || !x.is_contiguous() {
-        return Err(Error::PackedLinearInput {
-            outputs: 0,
-            inputs: 0,
-            input: x.size(),
-            reason: "not contiguous f32 on the CPU",
-        });
-    }
-    // SAFETY: a contiguous f32 CPU tensor holds `len` floats from `data_ptr`; the slice
-    // borrows `x`, which nothing writes meanwhile (it is the product's input).
-    Ok(unsafe { std::slice::from_raw_parts(x.data_ptr().cast::<f32>(), len) })
 }
 
 /// A pointer that the threads of a split may share: each writes only its own columns.
@@ -408,10 +404,10 @@ impl SendPtr {
 }
 
 /// The error for a helper thread's block that panicked.
-pub(crate) fn helper_panicked(x: &Tensor, outputs: c_int, inputs: c_int) -> Error {
+pub(crate) fn helper_panicked(x: &Tensor, outputs: i64, inputs: i64) -> Error {
     Error::PackedLinearInput {
-        outputs: i64::from(outputs),
-        inputs: i64::from(inputs),
+        outputs,
+        inputs,
         input: x.size(),
         reason: "a helper thread's product panicked",
     }
