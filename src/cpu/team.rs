@@ -245,8 +245,11 @@ impl Session<'_> {
     }
 }
 
-/// Runs `work(first, end)` over `0..units` cut into as many nearly equal ranges as `team` has
-/// threads (one range, on the caller, without a team).
+/// Runs `work(first, end)` over `0..units` cut into nearly equal ranges, on the caller's thread
+/// and `team`'s helpers at once (all on the caller without a team). The ranges are handed out
+/// as threads ask for them, [`PIECES_PER_THREAD`] per thread: a thread that starts late (a
+/// helper's wake-up) or runs slower (its inputs in the other core's cache) takes fewer, so
+/// neither waits long for the other at the end.
 ///
 /// # Errors
 /// [`HelperPanicked`] if a helper's range panicked.
@@ -256,28 +259,65 @@ pub(crate) fn split(
     work: impl Fn(usize, usize) + Sync,
 ) -> Result<(), HelperPanicked> {
     let shares = team.map_or(1, Session::width).min(units).max(1);
-    let range = |index: usize| (units * index / shares, units * (index + 1) / shares);
     match team {
         Some(team) if shares > 1 => {
-            let tasks: Vec<_> = (0..shares)
-                .map(|index| {
-                    let work = &work;
-                    move || {
-                        let (first, end) = range(index);
-                        work(first, end);
-                    }
-                })
-                .collect();
-            let tasks: Vec<&(dyn Fn() + Sync)> = tasks
-                .iter()
-                .map(|task| -> &(dyn Fn() + Sync) { task })
-                .collect();
+            let pieces = units.min(shares * PIECES_PER_THREAD);
+            let next = AtomicUsize::new(0);
+            let take = || loop {
+                let piece = next.fetch_add(1, Ordering::Relaxed);
+                if piece >= pieces {
+                    break;
+                }
+                work(units * piece / pieces, units * (piece + 1) / pieces);
+            };
+            let tasks: Vec<&(dyn Fn() + Sync)> = vec![&take; shares];
             team.run(&tasks)
         }
         _ => {
             work(0, units);
             Ok(())
         }
+    }
+}
+
+/// How many ranges per thread [`split`] cuts its units into (fewer when there are fewer units).
+const PIECES_PER_THREAD: usize = 4;
+
+/// Runs `work` on `values` cut into runs of whole rows (`width` values each; a shorter last
+/// row goes with the last run), one run per thread of `team` (all of them, on the caller,
+/// without one).
+///
+/// # Errors
+/// [`HelperPanicked`] if a helper's run panicked.
+pub(crate) fn split_rows(
+    team: Option<&Session>,
+    values: &mut [f32],
+    width: usize,
+    work: impl Fn(&mut [f32]) + Sync,
+) -> Result<(), HelperPanicked> {
+    let (len, rows) = (values.len(), values.len().div_ceil(width.max(1)));
+    let start = RowsPtr(values.as_mut_ptr());
+    split(team, rows, |first, end| {
+        let (from, to) = ((first * width).min(len), (end * width).min(len));
+        // SAFETY: `from..to` lies within `values` (clamped to its length), which outlives the
+        // split; `split` hands each thread a different range of rows, so the runs are
+        // disjoint and no two threads hold one value.
+        let run = unsafe { std::slice::from_raw_parts_mut(start.at(from), to - from) };
+        work(run);
+    })
+}
+
+/// The start of the values [`split_rows`] hands out in disjoint runs.
+#[derive(Clone, Copy)]
+struct RowsPtr(*mut f32);
+
+// SAFETY: the threads of a split each reach a disjoint run of values through it.
+unsafe impl Send for RowsPtr {}
+unsafe impl Sync for RowsPtr {}
+
+impl RowsPtr {
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
     }
 }
 
@@ -385,6 +425,32 @@ mod tests {
     }
 
     #[test]
+    fn split_rows_hands_out_every_row_once_in_whole_rows() {
+        let team = Team::new(1, noop).unwrap();
+        let passes = AtomicUsize::new(1);
+        let session = team.try_begin(&passes).unwrap();
+        for (len, width) in [(0, 3), (12, 3), (13, 3), (5, 8), (7, 1)] {
+            for team in [None, Some(&session)] {
+                let mut values = vec![0f32; len];
+                let runs = Mutex::new(Vec::new());
+                split_rows(team, &mut values, width, |run| {
+                    run.iter_mut().for_each(|v| *v += 1.0);
+                    runs.lock().unwrap().push(run.len());
+                })
+                .unwrap();
+                assert!(
+                    values.iter().all(|&v| v == 1.0),
+                    "{len}/{width}: {values:?}"
+                );
+                let runs = runs.into_inner().unwrap();
+                assert_eq!(runs.iter().sum::<usize>(), len);
+                // Every run but one holding a short last row is whole rows.
+                assert!(runs.iter().filter(|&&n| n % width != 0).count() <= 1);
+            }
+        }
+    }
+
+    #[test]
     fn one_session_at_a_time_and_helpers_wake_after_sleeping() {
         let team = Team::new(1, noop).unwrap();
         let passes = AtomicUsize::new(1);
@@ -424,15 +490,17 @@ mod tests {
     }
 
     #[test]
-    fn split_covers_every_unit_once_in_as_many_ranges_as_threads() {
+    fn split_covers_every_unit_once_in_up_to_four_ranges_a_thread() {
         let team = Team::new(2, noop).unwrap();
         let passes = AtomicUsize::new(1);
         let session = team.try_begin(&passes).unwrap();
-        for (units, team) in [
-            (0, None),
-            (1, Some(&session)),
-            (7, Some(&session)),
-            (24, None),
+        for (units, team, expected_ranges) in [
+            (0, None, 1),
+            (1, Some(&session), 1),
+            (7, Some(&session), 7),
+            (24, Some(&session), 12),
+            (100, Some(&session), 12),
+            (24, None, 1),
         ] {
             let seen = Mutex::new(Vec::new());
             split(team, units, |first, end| {
@@ -441,10 +509,13 @@ mod tests {
             .unwrap();
             let mut seen = seen.into_inner().unwrap();
             seen.sort_unstable();
-            let expected_ranges = team.map_or(1, |_| 3).min(units).max(1);
             assert_eq!(seen.len(), expected_ranges, "{units} units: {seen:?}");
             let covered: Vec<usize> = seen.iter().flat_map(|&(a, b)| a..b).collect();
             assert_eq!(covered, (0..units).collect::<Vec<_>>());
+            // Nearly equal: no range more than one unit longer than another.
+            let lengths = seen.iter().map(|&(a, b)| b - a);
+            let (short, long) = (lengths.clone().min(), lengths.max());
+            assert!(long.zip(short).is_some_and(|(l, s)| l - s <= 1), "{seen:?}");
         }
     }
 
