@@ -9,16 +9,24 @@
 //!   text), which the packed matrices use for those.
 //! - [`int8`]: int8 matrix products (weights per channel, activations per row) with AVX-512
 //!   VNNI, AVX2 or portable kernels.
+//! - [`attention`], [`layer_norm`], [`softmax`]: a small pass's attention (each text over its
+//!   own tokens, no padding), LayerNorm and softmax on f32 rows, in one call each where
+//!   libtorch's ops cost more in dispatch than in arithmetic on a single text's rows.
+//! - [`product_error`]: why one of these kernels or a product did not run to the end.
 //! - [`tensor_values`]: a contiguous f32 CPU tensor's values as a slice, for those kernels.
 //! - [`allocator`]: glibc malloc settings for libtorch's allocation pattern (opt-in).
 //! - [`team`]: helper threads that run a pass's column blocks of a product at once, handed
 //!   work by spinning (a single text's pass splits its GEMMs across the cores this way).
 
 pub(crate) mod allocator;
+pub(crate) mod attention;
 pub(crate) mod few_rows;
 pub(crate) mod gelu;
 pub(crate) mod int8;
+pub(crate) mod layer_norm;
 pub(crate) mod mkl;
+pub(crate) mod product_error;
+pub(crate) mod softmax;
 pub(crate) mod team;
 pub(crate) mod tensor_values;
 #[cfg(test)]

@@ -5,22 +5,8 @@ use std::sync::Arc;
 
 use super::kernels::{Activations, Kernel, PackedWeights, Product, GROUP};
 use super::quantize::{max_abs, quantize, quantize_weights, scale_for};
-use crate::cpu::team::{split, HelperPanicked, Session};
-
-/// Why an int8 product did not run to the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ProductError {
-    /// `x` or `out` holds fewer than the rows asked for.
-    TooShort,
-    /// A helper thread's share panicked (`out` is partly written).
-    HelperPanicked,
-}
-
-impl From<HelperPanicked> for ProductError {
-    fn from(_: HelperPanicked) -> Self {
-        Self::HelperPanicked
-    }
-}
+use crate::cpu::product_error::ProductError;
+use crate::cpu::team::{split, Session};
 
 /// `[outputs, inputs]` int8 weights with one scale per output, packed for this CPU's kernel.
 /// Cheap to clone (the packed data is shared).
@@ -119,7 +105,10 @@ impl Int8Matrix {
         accumulate: bool,
         team: Option<&Session>,
     ) -> Result<(), ProductError> {
-        if x.len() < rows * self.inputs || out.len() < rows * self.outputs {
+        let holds = |values: &[f32], width: usize| {
+            rows.checked_mul(width).is_some_and(|needed| values.len() >= needed)
+        };
+        if !holds(x, self.inputs) || !holds(out, self.outputs) {
             return Err(ProductError::TooShort);
         }
         if rows == 0 || self.outputs == 0 {

@@ -14,4 +14,4 @@ mod matrix;
 mod quantize;
 
 pub(crate) use kernels::Kernel;
-pub(crate) use matrix::{Int8Matrix, ProductError};
+pub(crate) use matrix::Int8Matrix;

@@ -20,8 +20,9 @@ use std::sync::OnceLock;
 use tch::{Device, Kind, Tensor};
 
 use crate::cpu::few_rows::{self, FewRowsMatrix, FEW_ROWS};
+use crate::cpu::product_error::ProductError;
 use crate::cpu::team::{split, Session};
-use crate::cpu::tensor_values::f32_values;
+use crate::cpu::tensor_values::{f32_values, fresh_f32_values};
 use crate::error::{Error, Result};
 
 // MKL's CBLAS constants (mkl_cblas.h).
@@ -219,7 +220,7 @@ impl PackedMatrix {
     ) -> Result<Tensor> {
         let Some(Output {
             x,
-            out,
+            mut out,
             beta,
             rows,
             shape,
@@ -227,56 +228,79 @@ impl PackedMatrix {
         else {
             return Output::no_rows(x, i64::from(self.outputs));
         };
-        if let Some(few) = self.few_rows.as_ref().filter(|_| rows <= FEW_ROWS as i64) {
-            let rows = rows as usize;
-            // `Output` made `x` contiguous f32 on the CPU, with `rows > 0` rows.
-            let values = f32_values(&x).ok_or_else(|| Error::PackedLinearInput {
-                outputs: i64::from(self.outputs),
-                inputs: i64::from(self.inputs),
-                input: x.size(),
-                reason: "not contiguous f32 on the CPU",
-            })?;
-            let out_ptr = SendPtr(out.data_ptr() as *mut f32);
-            let accumulate = beta != 0.0;
-            let run = |first, end| {
-                // SAFETY: `x` is contiguous f32 `[rows, inputs]` and `out` contiguous f32
-                // `[rows, outputs]`, fresh (aliasing nothing); `split` hands each thread its
-                // own groups, so no column is written twice; both outlive the split.
-                unsafe { few.product(values, rows, out_ptr.get(), accumulate, first, end) };
-            };
-            split(team, few.groups(), run).map_err(|_| {
-                helper_panicked(&x, i64::from(self.outputs), i64::from(self.inputs))
-            })?;
-            return Ok(out.f_view(shape.as_slice())?);
-        }
-        let rows_c = c_int::try_from(rows).map_err(|_| Error::PackedLinearInput {
+        let refused = |reason| Error::PackedLinearInput {
             outputs: i64::from(self.outputs),
             inputs: i64::from(self.inputs),
             input: x.size(),
-            reason: "too many rows for one GEMM",
-        })?;
+            reason,
+        };
+        // `Output` made both contiguous f32 CPU tensors of `rows > 0` rows; `out` is fresh.
+        let values = f32_values(&x).ok_or_else(|| refused("not contiguous f32 on the CPU"))?;
+        let results =
+            fresh_f32_values(&mut out).ok_or_else(|| refused("not contiguous f32 on the CPU"))?;
+        let rows = usize::try_from(rows).unwrap_or(0);
+        self.product_rows(values, rows, results, beta != 0.0, team)
+            .map_err(|error| refused(error.reason()))?;
+        Ok(out.f_view(shape.as_slice())?)
+    }
+
+    /// `out (+)= x @ weightᵀ` on slices: `x` is `[rows, inputs]`, `out` `[rows, outputs]`,
+    /// added to when `accumulate`, else overwritten. The crate's few-row kernel takes up to
+    /// [`FEW_ROWS`] rows where the CPU has AVX-512, MKL's packed GEMM the rest; with a `team`,
+    /// the column groups or blocks run at once on its threads.
+    ///
+    /// # Errors
+    /// [`ProductError`]: a slice too short for `rows` (nothing written), more rows than MKL
+    /// takes, or a helper's share panicked.
+    pub(crate) fn product_rows(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        accumulate: bool,
+        team: Option<&Session>,
+    ) -> Result<(), ProductError> {
+        let (outputs, inputs) = (self.outputs as usize, self.inputs as usize);
+        let holds = |values: &[f32], width: usize| {
+            rows.checked_mul(width).is_some_and(|needed| values.len() >= needed)
+        };
+        if !holds(x, inputs) || !holds(out, outputs) {
+            return Err(ProductError::TooShort);
+        }
+        if rows == 0 {
+            return Ok(());
+        }
+        let out_ptr = SendPtr(out.as_mut_ptr());
+        if let Some(few) = self.few_rows.as_ref().filter(|_| rows <= FEW_ROWS) {
+            let run = |first, end| {
+                // SAFETY: `x` holds `[rows, inputs]` and `out` `[rows, outputs]` (checked),
+                // borrowed for the split; `split` hands each thread its own groups, so no
+                // column is written twice.
+                unsafe { few.product(x, rows, out_ptr.get(), accumulate, first, end) };
+            };
+            return Ok(split(team, few.groups(), run)?);
+        }
+        let rows = c_int::try_from(rows).map_err(|_| ProductError::TooManyRows)?;
         let products: Vec<BlockProduct> = self
             .parts
             .iter()
             .map(|part| BlockProduct {
                 compute: self.api.compute,
-                rows: rows_c,
+                rows,
                 outputs: part.outputs,
                 inputs: self.inputs,
-                x: x.data_ptr() as *const f32,
+                x: x.as_ptr(),
                 packed: part.buffer.data_ptr() as *const f32,
-                beta,
+                beta: if accumulate { 1.0 } else { 0.0 },
                 // SAFETY (of the offset): `part.first < self.outputs`, inside row 0 of `out`.
-                out: (out.data_ptr() as *mut f32).wrapping_add(part.first as usize),
+                out: out_ptr.get().wrapping_add(part.first as usize),
                 ldc: self.outputs,
             })
             .collect();
         // One block per thread of the team (all on this thread without one).
-        split(team, products.len(), |first, end| {
+        Ok(split(team, products.len(), |first, end| {
             products[first..end].iter().for_each(BlockProduct::run);
-        })
-        .map_err(|_| helper_panicked(&x, i64::from(self.outputs), i64::from(self.inputs)))?;
-        Ok(out.f_view(shape.as_slice())?)
+        })?)
     }
 }
 
@@ -400,16 +424,6 @@ unsafe impl Send for SendPtr {}
 impl SendPtr {
     fn get(self) -> *mut f32 {
         self.0
-    }
-}
-
-/// The error for a helper thread's block that panicked.
-pub(crate) fn helper_panicked(x: &Tensor, outputs: i64, inputs: i64) -> Error {
-    Error::PackedLinearInput {
-        outputs,
-        inputs,
-        input: x.size(),
-        reason: "a helper thread's product panicked",
     }
 }
 
