@@ -78,6 +78,10 @@ struct Args {
     /// Keep weight matrices as loaded (libtorch's `linear`) instead of MKL-packed.
     #[arg(long)]
     plain_weights: bool,
+    /// Run every pass on libtorch's ops (`small_passes(false)`), not small passes on the
+    /// crate's row kernels, to measure what they give.
+    #[arg(long)]
+    no_small_passes: bool,
     /// Leave glibc's malloc as it is (the library's default) instead of tuning it for
     /// libtorch (`tune_malloc(true)`), to measure what the tuning gives.
     #[arg(long)]
@@ -122,6 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .cache_capacity(0)
         .dynamic_batching(!args.no_dynamic)
         .pack_weights(!args.plain_weights)
+        .small_passes(!args.no_small_passes)
         .tune_malloc(!args.default_malloc)
         .precision(match args.precision {
             Float::F32 => Precision::F32,
@@ -149,6 +154,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "batch": args.batch_size,
         "threads": classifier.threads(),
         "workers": classifier.workers(),
+        "small_passes": !args.no_small_passes,
         "packed_weights": !args.plain_weights
             && matches!(args.precision, Float::F32)
             && emotion_classifier::mkl_packed_gemm_available(),

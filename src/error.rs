@@ -223,6 +223,17 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A step of a small pass on the crate's own row kernels (attention, LayerNorm, GELU or a
+    /// product) could not run: its buffers did not fit, or a helper thread panicked. The
+    /// crate's network never gives them buffers that do not fit.
+    #[error("the small pass's {step} failed: {reason}")]
+    SmallPass {
+        /// The step: "attention", "LayerNorm", "GELU" or a product.
+        step: &'static str,
+        /// What went wrong.
+        reason: &'static str,
+    },
+
     /// MKL asked for a packed weight buffer too large to allocate as one tensor.
     #[error("MKL asked for a packed buffer of {floats} floats")]
     PackedBufferSize {

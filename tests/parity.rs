@@ -184,6 +184,56 @@ fn packed_and_plain_weights_both_match_the_reference_and_each_other() {
 }
 
 #[test]
+fn small_passes_score_as_the_tensor_path_one_text_and_a_few_at_once() {
+    use emotion_classifier::EmotionClassifier;
+    // Passes of up to 64 tokens run on the crate's row kernels by default (each text attending
+    // over its own tokens, no padding); `small_passes(false)` keeps them on libtorch's ops.
+    // Both must give transformers' scores, one text at a time and two or three at once (most
+    // such groups of reference texts fit in 64 tokens), on one thread and split over two;
+    // measured, they differ by about 1e-6.
+    for model in [
+        "emotion-minilm-ekman",
+        "tiny-roberta-emotion",
+        "tiny-xlm-roberta-emotion",
+        "tiny-distilbert-emotion",
+    ] {
+        let build = |small: bool, threads: usize| {
+            EmotionClassifier::builder()
+                .model(support::model_dir(model))
+                .small_passes(small)
+                .workers(1)
+                .threads(threads)
+                .cache_capacity(0)
+                .build()
+                .unwrap()
+        };
+        let tensor = build(false, 1);
+        let refs = references(model);
+        let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+        for threads in [1, 2] {
+            let small = build(true, threads);
+            let mut largest = 0f32;
+            for group in [1, 2, 3] {
+                for (chunk, wanted) in texts.chunks(group).zip(refs.chunks(group)) {
+                    let a = small.classify_batch(chunk).unwrap();
+                    let b = tensor.classify_batch(chunk).unwrap();
+                    for ((reference, a), b) in wanted.iter().zip(&a).zip(&b) {
+                        assert_matches(model, "small pass", reference, a);
+                        for (x, y) in a.scores().iter().zip(b.scores()) {
+                            largest = largest.max((x - y).abs());
+                        }
+                    }
+                }
+            }
+            assert!(
+                largest <= 1e-5,
+                "{model}, {threads} threads: small passes vs the tensor path differ by {largest}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_lone_text_split_across_two_cores_scores_as_on_one_thread() {
     use emotion_classifier::EmotionClassifier;
     // With two threads and one worker, every pass runs alone, so its products' column blocks
@@ -251,6 +301,7 @@ fn int8_scores_stay_within_a_stated_bound_of_the_reference() {
         let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
         let batch = int8.classify_batch(&texts).unwrap();
         let (mut largest, mut total, mut count) = (0f32, 0f32, 0usize);
+        let mut single_total = 0f32;
         for (reference, got) in refs.iter().zip(&batch) {
             for (label, want) in &reference.scores {
                 let difference = (got.get(label).unwrap() - want).abs();
@@ -258,18 +309,29 @@ fn int8_scores_stay_within_a_stated_bound_of_the_reference() {
                 total += difference;
                 count += 1;
             }
-            // One text at a time (split over the team's threads) gives nearly the batch's
-            // scores: f32 differences of about 1e-7 between batch shapes (attention's GEMMs)
-            // can tip a value across a quantization step, which later layers carry on (up to
-            // 0.002 seen); a wrong split would be off by far more.
+            // One text at a time (a small pass on the crate's row kernels, split over the
+            // team's threads) gives nearly the batch's scores (the tensor path). The two sum
+            // attention and LayerNorm in different orders (f32 scores agree to about 1e-6),
+            // and such a difference can tip a value across a quantization step, which later
+            // layers carry on: over all 5,427 Ekman test texts (Zen 4, VNNI) the largest
+            // difference was 0.029, the mean 0.00017, 4 of 37,989 decisions at 0.5 flipped,
+            // and the quality against f32 was the same as the batch's (88 flips against 90,
+            // largest change 0.081 for both). A wrong attention or norm would move the mean
+            // by far more; the mean over these texts is checked below.
             let single = int8.classify(&reference.text).unwrap();
             for (a, b) in single.scores().iter().zip(got.scores()) {
                 assert!(
-                    (a - b).abs() <= 0.01,
+                    (a - b).abs() <= 0.05,
                     "{model}: int8 single {a} vs batch {b}"
                 );
+                single_total += (a - b).abs();
             }
         }
+        let single_mean = single_total / count as f32;
+        assert!(
+            single_mean <= 0.002,
+            "{model}: int8 single vs batch differ by {single_mean} on average"
+        );
         let mean = total / count as f32;
         assert!(
             largest <= largest_bound && mean <= mean_bound,

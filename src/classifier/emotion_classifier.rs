@@ -84,6 +84,7 @@ impl EmotionClassifier {
                 device: settings.device.resolve(),
                 pack_weights: settings.pack_weights,
                 gemm_parts: crate::worker::pass_width(settings.threads),
+                small_passes: settings.small_passes,
             },
             settings.workers,
         )?;

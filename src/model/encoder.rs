@@ -12,16 +12,21 @@
 //!
 //! Every call is a fallible `f_` op: no panics.
 
-use tch::{Kind, Tensor};
+use std::ops::Range;
+
+use tch::{Device, Kind, Tensor};
 
 use super::activation::Activation;
 use super::layer::{Layer, LayerShape, Pass};
 use super::linear::{LayerNorm, Linear, Packing};
 use super::names::Names;
 use super::params::Params;
+use super::small_pass::{RowsPass, SMALL_PASS_TOKENS};
 use super::unpadded::TokenLayout;
 use crate::config::{Architecture, ModelConfig};
+use crate::cpu::attention::{Heads, Queries};
 use crate::cpu::team::Session;
+use crate::cpu::tensor_values::f32_values;
 use crate::error::{Error, Result};
 
 /// The classification head on each text's first token: a dense layer, its activation, then
@@ -58,6 +63,8 @@ pub(crate) struct Encoder {
     activation: Activation,
     /// RoBERTa numbers positions from `pad_token_id + 1`; BERT and DistilBERT from 0.
     roberta_padding: Option<i64>,
+    /// Whether passes of up to [`SMALL_PASS_TOKENS`] tokens take the small path.
+    small_passes: bool,
 }
 
 /// The sizes the encoder needs from `config.json`.
@@ -79,6 +86,7 @@ impl Encoder {
         config: &ModelConfig,
         shape: &EncoderShape,
         params: &Params,
+        small_passes: bool,
     ) -> Result<Self> {
         let architecture = config.architecture();
         let names = Names::of(architecture).ok_or_else(|| Error::UnsupportedModelType {
@@ -129,6 +137,7 @@ impl Encoder {
             roberta_padding: architecture
                 .is_roberta_family()
                 .then(|| config.pad_token_id()),
+            small_passes,
         })
     }
 
@@ -136,6 +145,72 @@ impl Encoder {
     /// column blocks).
     pub(crate) fn has_split_weights(&self) -> bool {
         self.layers.first().is_some_and(Layer::has_split_weights)
+    }
+
+    /// Each text's token rows, if this pass takes the small path ([`small_pass`]): at most
+    /// [`SMALL_PASS_TOKENS`] real tokens, weights that split, GELU, f32 on the CPU, every text
+    /// at least one token; `None` for the tensor path.
+    ///
+    /// [`small_pass`]: super::small_pass
+    fn small_pass_texts(&self, mask: &Tensor, x: &Tensor) -> Result<Option<Vec<Range<usize>>>> {
+        let rows = x.size().first().copied().unwrap_or(0);
+        let fits = usize::try_from(rows).is_ok_and(|rows| rows <= SMALL_PASS_TOKENS)
+            && self.has_split_weights()
+            && self.activation == Activation::Gelu
+            && x.kind() == Kind::Float
+            && x.device() == Device::Cpu;
+        if !fits || !self.small_passes {
+            return Ok(None);
+        }
+        let lengths = Vec::<i64>::try_from(mask.f_sum_dim_intlist(1, false, Kind::Int64)?)?;
+        let mut texts = Vec::with_capacity(lengths.len());
+        let mut start = 0usize;
+        for length in lengths {
+            let Some(length) = usize::try_from(length).ok().filter(|&length| length > 0) else {
+                return Ok(None);
+            };
+            texts.push(start..start + length);
+            start += length;
+        }
+        Ok((i64::try_from(start) == Ok(rows)).then_some(texts))
+    }
+
+    /// The layers and head on rows, for a small pass (see [`small_pass`](super::small_pass)).
+    fn forward_small(
+        &self,
+        x: &Tensor,
+        texts: Vec<Range<usize>>,
+        team: Option<&Session>,
+    ) -> Result<Tensor> {
+        let x = x.f_contiguous()?;
+        let values = f32_values(&x).ok_or(Error::SmallPass {
+            step: "embeddings",
+            reason: "not f32 on the CPU",
+        })?;
+        let batch = texts.len() as i64;
+        let pass = RowsPass {
+            texts,
+            heads: Heads {
+                heads: usize::try_from(self.heads).unwrap_or(1),
+                head_size: usize::try_from(self.hidden / self.heads.max(1)).unwrap_or(0),
+            },
+            team,
+        };
+        let Some((last, layers)) = self.layers.split_last() else {
+            return Err(Error::SmallPass {
+                step: "layers",
+                reason: "the model has no layers",
+            });
+        };
+        let mut rows: Option<Vec<f32>> = None;
+        for layer in layers {
+            let next =
+                layer.forward_rows(rows.as_deref().unwrap_or(values), &pass, Queries::Every)?;
+            rows = Some(next);
+        }
+        let firsts = last.forward_rows(rows.as_deref().unwrap_or(values), &pass, Queries::First)?;
+        let first = Tensor::f_from_slice(&firsts)?.f_view([batch, self.hidden])?;
+        self.head.forward(&first)
     }
 
     #[cfg(test)]
@@ -174,6 +249,9 @@ impl Encoder {
                 )?)?;
         // `[tokens, hidden]`: the real tokens of every text, one after the other.
         let mut x = self.embedding_norm.forward(&embedded)?;
+        if let Some(texts) = self.small_pass_texts(mask, &x)? {
+            return self.forward_small(&x, texts, team);
+        }
         // Additive mask, one row per (text, head): 0 on real tokens, -1e9 on padding (exp
         // underflows to exactly 0).
         let kind = self.word_embeddings.kind();

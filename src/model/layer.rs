@@ -15,12 +15,12 @@ use crate::error::Result;
 
 /// One layer's parameters.
 pub(super) struct Layer {
-    qkv: Linear,
-    attention_output: Linear,
-    attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
-    output_norm: LayerNorm,
+    pub(super) qkv: Linear,
+    pub(super) attention_output: Linear,
+    pub(super) attention_norm: LayerNorm,
+    pub(super) intermediate: Linear,
+    pub(super) output: Linear,
+    pub(super) output_norm: LayerNorm,
 }
 
 /// The sizes of one layer.

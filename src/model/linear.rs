@@ -10,11 +10,12 @@ use tch::Tensor;
 use super::activation::Activation;
 use super::params::Params;
 use crate::cpu::gelu::bias_gelu_in_place;
-use crate::cpu::int8::{Int8Matrix, ProductError};
-use crate::cpu::mkl::{helper_panicked, Output, PackedMatrix, Start};
+use crate::cpu::int8::Int8Matrix;
+use crate::cpu::layer_norm::Norm;
+use crate::cpu::mkl::{Output, PackedMatrix, Start};
 use crate::cpu::team::Session;
 use crate::cpu::tensor_values::{f32_values, fresh_f32_values};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A linear layer's weight: as loaded, packed for MKL (f32 on the CPU), or int8.
 pub(crate) enum Weight {
@@ -107,6 +108,40 @@ impl Linear {
         }
     }
 
+    /// `out (+)= x @ weightᵀ` on slices (`x` `[rows, inputs]`, `out` `[rows, outputs]`, added
+    /// to when `accumulate`), for a small pass: packed f32 or int8 weights only.
+    ///
+    /// # Errors
+    /// [`Error::SmallPass`]: plain weights, slices too short for `rows`, or a helper panicked.
+    pub(super) fn product_rows(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        accumulate: bool,
+        team: Option<&Session>,
+    ) -> Result<()> {
+        let done = match &self.weight {
+            Weight::Packed(matrix) => matrix.product_rows(x, rows, out, accumulate, team),
+            Weight::Int8(matrix) => matrix.product(x, rows, out, accumulate, team),
+            Weight::Plain(_) => {
+                return Err(Error::SmallPass {
+                    step: "product",
+                    reason: "the layer's weights are neither packed nor int8",
+                })
+            }
+        };
+        done.map_err(|error| Error::SmallPass {
+            step: "product",
+            reason: error.reason(),
+        })
+    }
+
+    /// The bias's values (f32 on the CPU), for a small pass.
+    pub(super) fn bias_values(&self) -> Option<&[f32]> {
+        f32_values(&self.bias)
+    }
+
     /// `x @ weightᵀ + bias`; a packed weight's column blocks run at once on `team`'s threads.
     pub(super) fn forward(&self, x: &Tensor, team: Option<&Session>) -> Result<Tensor> {
         match &self.weight {
@@ -166,7 +201,7 @@ fn int8_product_onto(
     let (outputs, inputs) = (matrix.outputs(), matrix.inputs());
     let sizes = (i64::try_from(outputs), i64::try_from(inputs));
     let (Ok(outputs_i64), Ok(inputs_i64)) = sizes else {
-        return Err(crate::error::Error::PackedLinearInput {
+        return Err(Error::PackedLinearInput {
             outputs: i64::MAX,
             inputs: i64::MAX,
             input: x.size(),
@@ -184,7 +219,7 @@ fn int8_product_onto(
         return Output::no_rows(x, outputs_i64);
     };
     let rows = usize::try_from(rows).unwrap_or(0);
-    let refused = |reason| crate::error::Error::PackedLinearInput {
+    let refused = |reason| Error::PackedLinearInput {
         outputs: outputs_i64,
         inputs: inputs_i64,
         input: x.size(),
@@ -195,10 +230,7 @@ fn int8_product_onto(
     let results = fresh_f32_values(&mut out).ok_or_else(|| refused("not f32 on the CPU"))?;
     matrix
         .product(values, rows, results, beta != 0.0, team)
-        .map_err(|error| match error {
-            ProductError::TooShort => refused("fewer values than its rows"),
-            ProductError::HelperPanicked => helper_panicked(x, outputs_i64, inputs_i64),
-        })?;
+        .map_err(|error| refused(error.reason()))?;
     Ok(out.f_view(shape.as_slice())?)
 }
 
@@ -215,6 +247,15 @@ impl LayerNorm {
             weight: params.tensor(&format!("{name}.weight"), &[size])?,
             bias: params.tensor(&format!("{name}.bias"), &[size])?,
             eps,
+        })
+    }
+
+    /// Its parameters as slices (f32 on the CPU), for a small pass.
+    pub(super) fn norm(&self) -> Option<Norm<'_>> {
+        Some(Norm {
+            weight: f32_values(&self.weight)?,
+            bias: f32_values(&self.bias)?,
+            eps: self.eps as f32,
         })
     }
 

@@ -99,6 +99,7 @@ mod tests {
             device: Device::Cpu,
             pack_weights: true,
             gemm_parts: 2,
+            small_passes: true,
         };
         for name in [
             "emotion-minilm-ekman",

@@ -6,6 +6,8 @@
 //!   a checkpoint under the architecture's `names`, in their final dtype and device.
 //! - `library` runs the other architectures on parameters fetched the same way: ALBERT,
 //!   MobileBERT, Longformer through rust-bert's modules, DeBERTa-v2 on the crate's own.
+//! - `small_pass` runs a pass of a few dozen tokens through the layers on f32 rows with the
+//!   crate's own kernels (no libtorch op between embeddings and head).
 //! - `activation` is the feed-forward activation the config names; `unpadded` keeps a batch as
 //!   its real tokens only.
 
@@ -18,6 +20,7 @@ mod loaded;
 mod names;
 mod network;
 mod params;
+mod small_pass;
 mod unpadded;
 
 pub(crate) use library::PositionTerms;

@@ -24,6 +24,8 @@ pub(crate) struct NetworkOptions {
     pub(crate) pack_weights: bool,
     /// Column blocks per packed matrix: the cores one pass can split its products across.
     pub(crate) gemm_parts: usize,
+    /// Run passes of a few dozen tokens on the crate's row kernels (see `small_pass`).
+    pub(crate) small_passes: bool,
 }
 
 /// A sequence classifier with its weights, on one device.
@@ -60,6 +62,7 @@ impl Network {
             device,
             pack_weights,
             gemm_parts,
+            small_passes,
         } = options;
         check_label_count(config, weights)?;
         if let NetworkConfig::Library(library) = config.network() {
@@ -103,7 +106,12 @@ impl Network {
         (0..copies.max(1))
             .map(|_| {
                 Ok(Self {
-                    body: Body::Fused(Box::new(Encoder::load(config, &shape, &params)?)),
+                    body: Body::Fused(Box::new(Encoder::load(
+                        config,
+                        &shape,
+                        &params,
+                        small_passes,
+                    )?)),
                     labels: config.labels().len(),
                     device,
                 })
