@@ -1,7 +1,7 @@
 //! An f32 GEMM for products of a few rows (a single text's pass), in Rust with AVX-512.
 //!
-//! A single text's 19 rows against MiniLM's six layers of weights (42 MB, more than the L3)
-//! are bound by how fast the weights stream in, not by arithmetic. MKL's kernel for so few
+//! A single text's 19 rows against MiniLM's six layers of f32 weights (42 MB, more than the
+//! L3) are bound by how fast the weights stream in, not by arithmetic. MKL's kernel for so few
 //! rows on its packed matrices took 5.9-6.4 ms for the 24 products of one pass (one thread,
 //! Zen 4); this one, reading weights stored `[group of 16 columns][k][16]` in order, 4.3-4.8
 //! ms, and at 1-8 rows half of MKL's time. From about 40 rows on the two are even and MKL,
@@ -12,6 +12,13 @@
 //! four 16-column weight vectors once and broadcasts each row's input. The sum over `k` is in
 //! order with fused multiply-adds, the same as MKL's kernel for these shapes gave (bit-equal
 //! in the measurements).
+//!
+//! Weights that are all f16 values (a checkpoint saved in f16, like the crate's emotion
+//! models) are stored as f16 and widened in the kernel (`vcvtph2ps`): the same products bit
+//! for bit, from half the bytes (MiniLM: 21 MB, which fits a 32 MB L3). At ~20 rows the
+//! kernel is then mostly bound by the FMAs themselves (one 16-lane FMA a cycle on Zen 4:
+//! about 2.1 ms for a 20-token MiniLM pass on two cores); single-text p50 went 4.2-5.2 ->
+//! 3.7-4.0 ms in alternating runs.
 
 use std::sync::Arc;
 
@@ -25,9 +32,20 @@ const GROUP: usize = 16;
 /// last group padded with zero columns. Cheap to clone (shared).
 #[derive(Clone)]
 pub(crate) struct FewRowsMatrix {
-    values: Arc<[f32]>,
+    values: Values,
     outputs: usize,
     inputs: usize,
+}
+
+/// The stored weights: as f16 when every one of them is an f16 value exactly (a checkpoint
+/// saved in f16, as the crate's emotion models are), else as f32. The products are the same
+/// either way (the kernel widens each f16 to the f32 it came from); f16 halves the bytes a
+/// single text's pass streams, which is what bounds it (MiniLM: 21 MB, inside a 32 MB L3,
+/// instead of 42 MB).
+#[derive(Clone)]
+enum Values {
+    F32(Arc<[f32]>),
+    F16(Arc<[u16]>),
 }
 
 impl FewRowsMatrix {
@@ -37,19 +55,33 @@ impl FewRowsMatrix {
         if !available() || weights.len() != outputs * inputs {
             return None;
         }
-        let groups = outputs.div_ceil(GROUP);
-        let mut values = vec![0f32; groups * inputs * GROUP];
-        for (column, row) in weights.chunks(inputs.max(1)).enumerate() {
-            let (group, lane) = (column / GROUP, column % GROUP);
-            for (k, w) in row.iter().enumerate() {
-                values[(group * inputs + k) * GROUP + lane] = *w;
-            }
-        }
-        Some(Self {
-            values: values.into(),
+        let exact_in_f16 = weights
+            .iter()
+            .all(|&w| half::f16::from_f32(w).to_f32() == w);
+        Some(Self::stored(weights, outputs, inputs, exact_in_f16))
+    }
+
+    /// `weights` in this kernel's layout, as f16 if `as_f16` (which must then hold them
+    /// exactly) else as f32.
+    fn stored(weights: &[f32], outputs: usize, inputs: usize, as_f16: bool) -> Self {
+        let values = if as_f16 {
+            Values::F16(in_kernel_order(weights, outputs, inputs, |w| {
+                half::f16::from_f32(w).to_bits()
+            }))
+        } else {
+            Values::F32(in_kernel_order(weights, outputs, inputs, |w| w))
+        };
+        Self {
+            values,
             outputs,
             inputs,
-        })
+        }
+    }
+
+    /// Whether the weights are stored as f16.
+    #[cfg(test)]
+    fn stored_as_f16(&self) -> bool {
+        matches!(self.values, Values::F16(_))
     }
 
     /// How many 16-column groups: the units [`product`](Self::product) splits over threads.
@@ -77,11 +109,51 @@ impl FewRowsMatrix {
         // SAFETY: `new` made this matrix only on a CPU with AVX-512F; the rest is the caller's
         // contract.
         unsafe {
-            avx512::product(self, x, rows, out, accumulate, first, end);
+            match &self.values {
+                Values::F32(values) => avx512::product(
+                    self,
+                    avx512::F32Weights(values.as_ptr()),
+                    x,
+                    rows,
+                    out,
+                    accumulate,
+                    first,
+                    end,
+                ),
+                Values::F16(values) => avx512::product(
+                    self,
+                    avx512::F16Weights(values.as_ptr()),
+                    x,
+                    rows,
+                    out,
+                    accumulate,
+                    first,
+                    end,
+                ),
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = (x, rows, out, accumulate, first, end);
     }
+}
+
+/// `weights` (`[outputs, inputs]`) as `[group][inputs][16]`, each value through `convert`,
+/// padding columns zero.
+fn in_kernel_order<T: Copy + Default>(
+    weights: &[f32],
+    outputs: usize,
+    inputs: usize,
+    convert: impl Fn(f32) -> T,
+) -> Arc<[T]> {
+    let groups = outputs.div_ceil(GROUP);
+    let mut values = vec![T::default(); groups * inputs * GROUP];
+    for (column, row) in weights.chunks(inputs.max(1)).enumerate() {
+        let (group, lane) = (column / GROUP, column % GROUP);
+        for (k, w) in row.iter().enumerate() {
+            values[(group * inputs + k) * GROUP + lane] = convert(*w);
+        }
+    }
+    values.into()
 }
 
 /// Whether this CPU runs the kernel.
@@ -102,15 +174,48 @@ mod avx512 {
 
     use super::{FewRowsMatrix, GROUP};
 
+    /// Where a 16-column group's weights for one `k` are, and how they load as f32.
+    pub(super) trait Weights: Copy {
+        /// The 16 weights at `offset` (in values) as f32.
+        ///
+        /// # Safety
+        /// `offset..offset + 16` must be inside the stored values; AVX-512F.
+        unsafe fn load(self, offset: usize) -> __m512;
+    }
+
+    #[derive(Clone, Copy)]
+    pub(super) struct F32Weights(pub(super) *const f32);
+
+    #[derive(Clone, Copy)]
+    pub(super) struct F16Weights(pub(super) *const u16);
+
+    impl Weights for F32Weights {
+        #[inline(always)]
+        unsafe fn load(self, offset: usize) -> __m512 {
+            // SAFETY: the caller's contract.
+            unsafe { _mm512_loadu_ps(self.0.add(offset)) }
+        }
+    }
+
+    impl Weights for F16Weights {
+        #[inline(always)]
+        unsafe fn load(self, offset: usize) -> __m512 {
+            // SAFETY: the caller's contract: 16 f16 values (32 bytes) from `offset`.
+            unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(self.0.add(offset).cast())) }
+        }
+    }
+
     /// Rows and column groups per tile.
     const MR: usize = 4;
     const NR: usize = 4;
 
     /// # Safety
     /// As [`FewRowsMatrix::product`], on a CPU with AVX-512F.
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn product(
+    pub(super) unsafe fn product<W: Weights>(
         m: &FewRowsMatrix,
+        weights: W,
         x: &[f32],
         rows: usize,
         out: *mut f32,
@@ -126,6 +231,7 @@ mod avx512 {
                 let count = (rows - row).min(MR);
                 let t = Tile {
                     m,
+                    weights,
                     x,
                     out,
                     accumulate,
@@ -152,8 +258,9 @@ mod avx512 {
         }
     }
 
-    struct Tile<'a> {
+    struct Tile<'a, W> {
         m: &'a FewRowsMatrix,
+        weights: W,
         x: &'a [f32],
         out: *mut f32,
         accumulate: bool,
@@ -161,7 +268,7 @@ mod avx512 {
         group: usize,
     }
 
-    impl Tile<'_> {
+    impl<W: Weights> Tile<'_, W> {
         /// Rows `row..row + R` by groups `group..group + G`.
         #[target_feature(enable = "avx512f")]
         unsafe fn run<const R: usize, const G: usize>(&self) {
@@ -172,11 +279,11 @@ mod avx512 {
             // write inside `out`'s rows, masked to the real columns.
             unsafe {
                 let x = self.x.as_ptr().add(self.row * inputs);
-                let b = self.m.values.as_ptr().add(self.group * inputs * GROUP);
+                let b = self.group * inputs * GROUP;
                 for k in 0..inputs {
                     let mut w = [_mm512_setzero_ps(); G];
                     for (g, w) in w.iter_mut().enumerate() {
-                        *w = _mm512_loadu_ps(b.add((g * inputs + k) * GROUP));
+                        *w = self.weights.load(b + (g * inputs + k) * GROUP);
                     }
                     for (r, sums) in sums.iter_mut().enumerate() {
                         let input = _mm512_set1_ps(*x.add(r * inputs + k));
@@ -211,6 +318,34 @@ mod avx512 {
 mod tests {
     use super::*;
     use crate::cpu::test_values::{product_f64, seeded as random};
+
+    #[test]
+    fn weights_exact_in_f16_are_stored_so_and_give_the_same_products_bit_for_bit() {
+        if !available() {
+            return;
+        }
+        let (rows, outputs, inputs) = (19, 70, 384);
+        // Weights an f16 checkpoint would give: f32 values rounded to f16.
+        let w: Vec<f32> = random(3, outputs * inputs)
+            .into_iter()
+            .map(|v| half::f16::from_f32(v).to_f32())
+            .collect();
+        let x = random(4, rows * inputs);
+        let half = FewRowsMatrix::new(&w, outputs, inputs).unwrap();
+        assert!(half.stored_as_f16());
+        let single = FewRowsMatrix::stored(&w, outputs, inputs, false);
+        assert!(!single.stored_as_f16());
+        let (mut a, mut b) = (vec![0.25f32; rows * outputs], vec![0.25f32; rows * outputs]);
+        // SAFETY: sizes as documented; one thread.
+        unsafe {
+            half.product(&x, rows, a.as_mut_ptr(), true, 0, half.groups());
+            single.product(&x, rows, b.as_mut_ptr(), true, 0, single.groups());
+        }
+        assert_eq!(a, b);
+        // Random f32 weights are not f16 values: stored as f32.
+        let w = random(5, 16 * 8);
+        assert!(!FewRowsMatrix::new(&w, 16, 8).unwrap().stored_as_f16());
+    }
 
     #[test]
     fn products_of_any_shape_match_a_double_precision_reference() {
