@@ -106,7 +106,8 @@ impl Int8Matrix {
         team: Option<&Session>,
     ) -> Result<(), ProductError> {
         let holds = |values: &[f32], width: usize| {
-            rows.checked_mul(width).is_some_and(|needed| values.len() >= needed)
+            rows.checked_mul(width)
+                .is_some_and(|needed| values.len() >= needed)
         };
         if !holds(x, self.inputs) || !holds(out, self.outputs) {
             return Err(ProductError::TooShort);

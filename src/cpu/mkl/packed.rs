@@ -262,7 +262,8 @@ impl PackedMatrix {
     ) -> Result<(), ProductError> {
         let (outputs, inputs) = (self.outputs as usize, self.inputs as usize);
         let holds = |values: &[f32], width: usize| {
-            rows.checked_mul(width).is_some_and(|needed| values.len() >= needed)
+            rows.checked_mul(width)
+                .is_some_and(|needed| values.len() >= needed)
         };
         if !holds(x, inputs) || !holds(out, outputs) {
             return Err(ProductError::TooShort);
