@@ -69,6 +69,9 @@ run rs-batch-bf16 "$ours" "$texts" --model "$model" --mode batch --precision bf1
 run rs-batch-int8 "$ours" "$texts" --model "$model" --mode batch --precision int8 "${common[@]}" --out "$out/rs-int8.jsonl"
 run rs-single "$ours" "$texts" --model "$model" --mode single "${common[@]}"
 run rs-single-int8 "$ours" "$texts" --model "$model" --mode single --precision int8 "${common[@]}"
+# Single texts without small passes (src/model/small_pass.rs): every pass on libtorch's ops.
+run rs-single-no-small-passes "$ours" "$texts" --model "$model" --mode single --no-small-passes "${common[@]}"
+run rs-single-int8-no-small-passes "$ours" "$texts" --model "$model" --mode single --precision int8 --no-small-passes "${common[@]}"
 run rs-single-1-worker "$ours" "$texts" --model "$model" --mode single "${one[@]}" "${common[@]}"
 run rs-single-plain-weights "$ours" "$texts" --model "$model" --mode single --plain-weights "${common[@]}"
 run rs-single-default-malloc "$ours" "$texts" --model "$model" --mode single --default-malloc "${common[@]}"
@@ -103,7 +106,7 @@ names = ["py-pipeline", "py-sorted", "py-single", "py-direct",
          "ort-sorted-fp32", "ort-single-fp32", "ort-sorted-int8", "ort-single-int8",
          "rs-batch-f32", "rs-batch-f32-1-worker", "rs-batch-f32-stock-mkl", "rs-batch-f32-plain-weights",
          "rs-batch-f32-default-malloc", "rs-batch-bf16", "rs-batch-int8", "rs-single", "rs-single-int8",
-         "rs-single-1-worker",
+         "rs-single-no-small-passes", "rs-single-int8-no-small-passes", "rs-single-1-worker",
          "rs-single-plain-weights", "rs-single-default-malloc",
          "rs-8-callers-dynamic", "rs-8-callers-no-dynamic", "rs-8-callers-dynamic-1-worker",
          "rs-8-callers-no-dynamic-1-worker", "rs-100k-f32", "rs-100k-int8"]
@@ -129,6 +132,9 @@ if "ort-sorted-int8" in r:
     print(f"int8: batch ours / ORT int8 sorted {ratio('rs-batch-int8', 'ort-sorted-int8'):.2f}x "
           f"(ours int8 / ours f32 {ratio('rs-batch-int8', 'rs-batch-f32'):.2f}x); single p50 ours / "
           f"ORT int8 {ratio('rs-single-int8', 'ort-single-int8', 'p50_ms'):.2f}")
+print(f"small passes: single p50 {ratio('rs-single', 'rs-single-no-small-passes', 'p50_ms'):.2f}x "
+      f"(f32), {ratio('rs-single-int8', 'rs-single-int8-no-small-passes', 'p50_ms'):.2f}x (int8) "
+      f"the tensor path's")
 print(f"batch peak RSS: f32 {r['rs-batch-f32']['peak_rss_mib']} MiB, int8 {r['rs-batch-int8']['peak_rss_mib']} MiB")
 print(f"8 callers: dynamic / classify_batch = {ratio('rs-8-callers-dynamic', 'rs-batch-f32'):.2f}x; "
       f"dynamic / no dynamic = {ratio('rs-8-callers-dynamic', 'rs-8-callers-no-dynamic'):.2f}x (defaults), "
