@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use super::product_error::ProductError;
 use super::softmax::softmax_in_place;
-use super::team::{split, Session};
+use super::team::{split, Session, SplitOut};
 
 /// The attention heads' sizes.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +70,7 @@ pub(crate) fn attend(
     if !ordered || qkv.len() < tokens * 3 * hidden || out.len() < rows * hidden {
         return Err(ProductError::TooShort);
     }
-    let out = OutPtr(out.as_mut_ptr());
+    let out = SplitOut::new(out);
     let run = |first: usize, end: usize| {
         for unit in first..end {
             let (text, head) = (unit / heads.heads, unit % heads.heads);
@@ -86,20 +86,6 @@ pub(crate) fn attend(
         }
     };
     Ok(split(team, texts.len() * heads.heads, run)?)
-}
-
-/// The output's start, shared by the threads of a split (each writes its own values).
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-
-// SAFETY: the threads of a split write disjoint values through it (see `attend`).
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    fn at(self, offset: usize) -> *mut f32 {
-        self.0.wrapping_add(offset)
-    }
 }
 
 /// One (text, head): picks the kernel for this CPU.

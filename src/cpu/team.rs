@@ -296,7 +296,7 @@ pub(crate) fn split_rows(
     work: impl Fn(&mut [f32]) + Sync,
 ) -> Result<(), HelperPanicked> {
     let (len, rows) = (values.len(), values.len().div_ceil(width.max(1)));
-    let start = RowsPtr(values.as_mut_ptr());
+    let start = SplitOut::new(values);
     split(team, rows, |first, end| {
         let (from, to) = ((first * width).min(len), (end * width).min(len));
         // SAFETY: `from..to` lies within `values` (clamped to its length), which outlives the
@@ -307,16 +307,23 @@ pub(crate) fn split_rows(
     })
 }
 
-/// The start of the values [`split_rows`] hands out in disjoint runs.
+/// An output that the threads of a [`split`] write at once, each only its own values (its
+/// columns or rows): a pointer they may share. Writing through it is `unsafe`; whoever makes
+/// one keeps the values alive for the split and gives each range disjoint values.
 #[derive(Clone, Copy)]
-struct RowsPtr(*mut f32);
+pub(crate) struct SplitOut(*mut f32);
 
-// SAFETY: the threads of a split each reach a disjoint run of values through it.
-unsafe impl Send for RowsPtr {}
-unsafe impl Sync for RowsPtr {}
+// SAFETY: the threads of a split reach only disjoint values through it (see the type docs).
+unsafe impl Send for SplitOut {}
+unsafe impl Sync for SplitOut {}
 
-impl RowsPtr {
-    fn at(self, offset: usize) -> *mut f32 {
+impl SplitOut {
+    pub(crate) fn new(values: &mut [f32]) -> Self {
+        Self(values.as_mut_ptr())
+    }
+
+    /// The address `offset` values in (computed, not dereferenced).
+    pub(crate) fn at(self, offset: usize) -> *mut f32 {
         self.0.wrapping_add(offset)
     }
 }

@@ -21,7 +21,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::cpu::few_rows::{self, FewRowsMatrix, FEW_ROWS};
 use crate::cpu::product_error::ProductError;
-use crate::cpu::team::{split, Session};
+use crate::cpu::team::{split, Session, SplitOut};
 use crate::cpu::tensor_values::{f32_values, fresh_f32_values};
 use crate::error::{Error, Result};
 
@@ -271,13 +271,13 @@ impl PackedMatrix {
         if rows == 0 {
             return Ok(());
         }
-        let out_ptr = SendPtr(out.as_mut_ptr());
+        let out_ptr = SplitOut::new(out);
         if let Some(few) = self.few_rows.as_ref().filter(|_| rows <= FEW_ROWS) {
             let run = |first, end| {
                 // SAFETY: `x` holds `[rows, inputs]` and `out` `[rows, outputs]` (checked),
                 // borrowed for the split; `split` hands each thread its own groups, so no
                 // column is written twice.
-                unsafe { few.product(x, rows, out_ptr.get(), accumulate, first, end) };
+                unsafe { few.product(x, rows, out_ptr.at(0), accumulate, first, end) };
             };
             return Ok(split(team, few.groups(), run)?);
         }
@@ -294,7 +294,7 @@ impl PackedMatrix {
                 packed: part.buffer.data_ptr() as *const f32,
                 beta: if accumulate { 1.0 } else { 0.0 },
                 // SAFETY (of the offset): `part.first < self.outputs`, inside row 0 of `out`.
-                out: out_ptr.get().wrapping_add(part.first as usize),
+                out: out_ptr.at(part.first as usize),
                 ldc: self.outputs,
             })
             .collect();
@@ -411,20 +411,6 @@ impl Output {
             *last = outputs;
         }
         shape
-    }
-}
-
-/// A pointer that the threads of a split may share: each writes only its own columns.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-
-// SAFETY: see `SendPtr`: the split's threads write disjoint columns of the output.
-unsafe impl Sync for SendPtr {}
-unsafe impl Send for SendPtr {}
-
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
     }
 }
 
