@@ -20,7 +20,7 @@ use std::sync::mpsc;
 
 use clap::Parser;
 use emotion_classifier::{
-    EmotionClassifier, EmotionScores, Error, LabelScore, ModelSource, MODEL_ENV,
+    EmotionClassifier, EmotionScores, Error, ErrorChain, LabelScore, ModelSource, MODEL_ENV,
 };
 
 /// Classify the emotions of texts, one JSON line per text.
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
     {
         Ok(classifier) => classifier,
         Err(e) => {
-            eprintln!("error: cannot load the model: {}", report(&e));
+            eprintln!("error: cannot load the model: {}", ErrorChain(&e));
             return ExitCode::from(2);
         }
     };
@@ -191,7 +191,7 @@ fn write_chunk(
                     text,
                     top: None,
                     scores: None,
-                    error: Some(report(e)),
+                    error: Some(ErrorChain(e).to_string()),
                 }
             }
         };
@@ -215,21 +215,4 @@ fn describe(source: &ModelSource) -> String {
             None => format!("{other:?}"),
         },
     }
-}
-
-/// An error with its chain of causes on one line.
-/// A cause whose message is already in the text (some errors print their source in their own
-/// message too) is not repeated.
-fn report(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !text.ends_with(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use clap::Parser;
-use emotion_classifier::{EmotionClassifier, EmotionScores, Error, ModelSource};
+use emotion_classifier::{EmotionClassifier, EmotionScores, Error, ErrorChain, ModelSource};
 use serde::{Deserialize, Serialize};
 
 /// Serve emotion scores over HTTP.
@@ -170,23 +170,11 @@ fn from_error(error: &Error) -> Response {
         Error::WorkerStopped => (StatusCode::SERVICE_UNAVAILABLE, "Unhealthy"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "Backend"),
     };
-    refuse(status, kind, report(error))
+    refuse(status, kind, ErrorChain(error).to_string())
 }
 
 fn refuse(status: StatusCode, error_type: &'static str, error: String) -> Response {
     (status, Json(ErrorBody { error, error_type })).into_response()
-}
-
-/// An error with its chain of causes on one line.
-fn report(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ mod cpu;
 mod default_classifier;
 mod device;
 mod error;
+mod error_chain;
 mod hub;
 mod layout;
 mod long_texts;
@@ -84,6 +85,7 @@ pub use cpu::mkl::{mkl_packed_gemm_available, mkl_vendor_override_active, MKL_OV
 pub use default_classifier::{classify, default_classifier};
 pub use device::Device;
 pub use error::{BoxedSource, Error, Result, SharedSource};
+pub use error_chain::ErrorChain;
 pub use hub::{HubError, HubModel, DEFAULT_HUB_MODEL};
 pub use long_texts::{Aggregate, LongTexts};
 pub use precision::Precision;

@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use emotion_classifier::{EmotionClassifier, EmotionScores, LabelScore, ModelSource};
+use emotion_classifier::{EmotionClassifier, EmotionScores, ErrorChain, LabelScore, ModelSource};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 mod records;
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         Ok(summary) if summary.failed == 0 && summary.malformed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {}", report(e.as_ref()));
+            eprintln!("error: {}", ErrorChain(e.as_ref()));
             ExitCode::from(2)
         }
     }
@@ -263,7 +263,7 @@ fn write_chunk(
                 }
                 Some(Err(error)) => {
                     summary.failed += 1;
-                    let error = report(&error);
+                    let error = ErrorChain(&error).to_string();
                     writeln!(log, "line {}: failed: {error}", record.line)?;
                     Line {
                         line: record.line,
@@ -320,18 +320,6 @@ fn open_output(path: &Path, resume: bool, overwrite: bool) -> Result<(File, u64)
     file.set_len(complete as u64)?;
     file.seek(SeekFrom::End(0))?;
     Ok((file, last_line))
-}
-
-/// An error with its chain of causes on one line.
-fn report(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use ballista_executor::executor_process::{start_executor_process, ExecutorProces
 use ballista_executor::health::spawn_health_server;
 use clap::Parser;
 use emotion_classifier::sql::{ballista::function_registry, EmotionFunctions};
-use emotion_classifier::{EmotionClassifier, ModelSource};
+use emotion_classifier::{EmotionClassifier, ErrorChain, ModelSource};
 use tracing_subscriber::EnvFilter;
 
 /// A Ballista executor with the emotion SQL functions (`emotion_scores`, `emotion_top`,
@@ -54,12 +54,7 @@ async fn main() -> ExitCode {
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("emotion-executor: {e}");
-            let mut source = e.source();
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
+            eprintln!("emotion-executor: {}", ErrorChain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

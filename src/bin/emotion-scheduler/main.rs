@@ -23,7 +23,7 @@ use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 use clap::Parser;
 use emotion_classifier::sql::{ballista::session_builder_over, EmotionFunctions};
-use emotion_classifier::{EmotionClassifier, ModelSource};
+use emotion_classifier::{EmotionClassifier, ErrorChain, ModelSource};
 use tracing_subscriber::EnvFilter;
 
 /// A Ballista scheduler with the emotion SQL functions (`emotion_scores`, `emotion_top`,
@@ -53,12 +53,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("emotion-scheduler: {e}");
-            let mut source = e.source();
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
+            eprintln!("emotion-scheduler: {}", ErrorChain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
