@@ -15,6 +15,26 @@ pub(crate) enum ProductError {
 }
 
 impl ProductError {
+    /// `Ok` if `x` holds `rows` rows of `inputs` values and `out` `rows` rows of `outputs`
+    /// (an overflowing size holds nothing); [`TooShort`](Self::TooShort) otherwise.
+    pub(crate) fn check_lengths(
+        x: &[f32],
+        out: &[f32],
+        rows: usize,
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<(), Self> {
+        let holds = |values: &[f32], width: usize| {
+            rows.checked_mul(width)
+                .is_some_and(|needed| values.len() >= needed)
+        };
+        if holds(x, inputs) && holds(out, outputs) {
+            Ok(())
+        } else {
+            Err(Self::TooShort)
+        }
+    }
+
     /// What went wrong, for an error message.
     pub(crate) fn reason(self) -> &'static str {
         match self {

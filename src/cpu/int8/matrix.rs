@@ -105,13 +105,7 @@ impl Int8Matrix {
         accumulate: bool,
         team: Option<&Session>,
     ) -> Result<(), ProductError> {
-        let holds = |values: &[f32], width: usize| {
-            rows.checked_mul(width)
-                .is_some_and(|needed| values.len() >= needed)
-        };
-        if !holds(x, self.inputs) || !holds(out, self.outputs) {
-            return Err(ProductError::TooShort);
-        }
+        ProductError::check_lengths(x, out, rows, self.inputs, self.outputs)?;
         if rows == 0 || self.outputs == 0 {
             return Ok(());
         }

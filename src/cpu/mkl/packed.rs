@@ -261,13 +261,7 @@ impl PackedMatrix {
         team: Option<&Session>,
     ) -> Result<(), ProductError> {
         let (outputs, inputs) = (self.outputs as usize, self.inputs as usize);
-        let holds = |values: &[f32], width: usize| {
-            rows.checked_mul(width)
-                .is_some_and(|needed| values.len() >= needed)
-        };
-        if !holds(x, inputs) || !holds(out, outputs) {
-            return Err(ProductError::TooShort);
-        }
+        ProductError::check_lengths(x, out, rows, inputs, outputs)?;
         if rows == 0 {
             return Ok(());
         }
