@@ -291,6 +291,40 @@ mod tests {
     }
 
     #[test]
+    fn the_portable_kernel_agrees_with_the_one_this_cpu_runs() {
+        let heads = Heads {
+            heads: 2,
+            head_size: 24,
+        };
+        let texts = [0..7, 7..25];
+        let hidden = heads.hidden();
+        let qkv = seeded(11, 25 * 3 * hidden);
+        let mut fast = vec![0f32; 25 * hidden];
+        attend(&qkv, &texts, heads, Queries::Every, &mut fast, None).unwrap();
+        let mut portable = vec![0f32; 25 * hidden];
+        for text in &texts {
+            for head in 0..heads.heads {
+                let out = SplitOut::new(&mut portable).at(text.start * hidden);
+                // SAFETY: `portable` holds every token's row; one thread.
+                unsafe {
+                    unit(
+                        &qkv,
+                        text.clone(),
+                        head,
+                        heads,
+                        Queries::Every,
+                        out,
+                        |a, b, c| a * b + c,
+                    )
+                };
+            }
+        }
+        for (a, b) in fast.iter().zip(&portable) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    #[test]
     #[allow(clippy::single_range_in_vec_init)] // one text's token range, as `attend` takes
     fn short_buffers_and_ranges_out_of_order_are_refused_untouched() {
         let heads = Heads {

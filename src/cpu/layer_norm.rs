@@ -100,6 +100,23 @@ mod tests {
     }
 
     #[test]
+    fn the_portable_loop_agrees_with_the_one_this_cpu_runs() {
+        let (weight, bias) = (seeded(4, 40), seeded(5, 40));
+        let norm = Norm {
+            weight: &weight,
+            bias: &bias,
+            eps: 1e-5,
+        };
+        let mut fast = seeded(6, 3 * 40);
+        let mut portable = fast.clone();
+        layer_norm_in_place(&mut fast, norm);
+        layer_norm(&mut portable, norm, |a, b, c| a * b + c);
+        for (a, b) in fast.iter().zip(&portable) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    #[test]
     fn a_constant_row_gives_the_bias_and_mismatched_parameters_change_nothing() {
         let (weight, bias) = ([2.0f32; 4], [0.5f32, -1.0, 0.0, 3.0]);
         let mut row = [7.0f32; 4];
