@@ -198,9 +198,11 @@ fn int8_product_onto(
     start: Start<'_>,
     team: Option<&Session>,
 ) -> Result<Tensor> {
-    let (outputs, inputs) = (matrix.outputs(), matrix.inputs());
-    let sizes = (i64::try_from(outputs), i64::try_from(inputs));
-    let (Ok(outputs_i64), Ok(inputs_i64)) = sizes else {
+    let sizes = (
+        i64::try_from(matrix.outputs()),
+        i64::try_from(matrix.inputs()),
+    );
+    let (Ok(outputs), Ok(inputs)) = sizes else {
         return Err(Error::PackedLinearInput {
             outputs: i64::MAX,
             inputs: i64::MAX,
@@ -208,30 +210,9 @@ fn int8_product_onto(
             reason: "the layer is too large",
         });
     };
-    let Some(Output {
-        x: input,
-        mut out,
-        beta,
-        rows,
-        shape,
-    }) = Output::for_product(x, start, outputs_i64, inputs_i64)?
-    else {
-        return Output::no_rows(x, outputs_i64);
-    };
-    let rows = usize::try_from(rows).unwrap_or(0);
-    let refused = |reason| Error::PackedLinearInput {
-        outputs: outputs_i64,
-        inputs: inputs_i64,
-        input: x.size(),
-        reason,
-    };
-    // `Output` made both contiguous f32 CPU tensors of `rows` rows.
-    let values = f32_values(&input).ok_or_else(|| refused("not f32 on the CPU"))?;
-    let results = fresh_f32_values(&mut out).ok_or_else(|| refused("not f32 on the CPU"))?;
-    matrix
-        .product(values, rows, results, beta != 0.0, team)
-        .map_err(|error| refused(error.reason()))?;
-    Ok(out.f_view(shape.as_slice())?)
+    Output::product(x, start, outputs, inputs, |x, rows, out, accumulate| {
+        matrix.product(x, rows, out, accumulate, team)
+    })
 }
 
 pub(super) struct LayerNorm {

@@ -218,30 +218,10 @@ impl PackedMatrix {
         start: Start<'_>,
         team: Option<&Session>,
     ) -> Result<Tensor> {
-        let Some(Output {
-            x,
-            mut out,
-            beta,
-            rows,
-            shape,
-        }) = Output::for_product(x, start, i64::from(self.outputs), i64::from(self.inputs))?
-        else {
-            return Output::no_rows(x, i64::from(self.outputs));
-        };
-        let refused = |reason| Error::PackedLinearInput {
-            outputs: i64::from(self.outputs),
-            inputs: i64::from(self.inputs),
-            input: x.size(),
-            reason,
-        };
-        // `Output` made both contiguous f32 CPU tensors of `rows > 0` rows; `out` is fresh.
-        let values = f32_values(&x).ok_or_else(|| refused("not contiguous f32 on the CPU"))?;
-        let results =
-            fresh_f32_values(&mut out).ok_or_else(|| refused("not contiguous f32 on the CPU"))?;
-        let rows = usize::try_from(rows).unwrap_or(0);
-        self.product_rows(values, rows, results, beta != 0.0, team)
-            .map_err(|error| refused(error.reason()))?;
-        Ok(out.f_view(shape.as_slice())?)
+        let (outputs, inputs) = (i64::from(self.outputs), i64::from(self.inputs));
+        Output::product(x, start, outputs, inputs, |x, rows, out, accumulate| {
+            self.product_rows(x, rows, out, accumulate, team)
+        })
     }
 
     /// `out (+)= x @ weightᵀ` on slices: `x` is `[rows, inputs]`, `out` `[rows, outputs]`,
@@ -299,28 +279,67 @@ impl PackedMatrix {
     }
 }
 
-/// A product's operands, checked, and its output tensor, made from its [`Start`]: shared by
-/// the packed f32 and the int8 linear layers.
+/// A product's operands, checked, and its output tensor, made from its [`Start`]: the tensor
+/// side of every slice-level product (packed f32 and int8, through [`Output::product`]).
 pub(crate) struct Output {
     /// The input, contiguous `[rows, inputs]` (f32, CPU).
-    pub(crate) x: Tensor,
+    x: Tensor,
     /// The output `[rows, outputs]`, contiguous, freshly allocated (it aliases nothing),
     /// holding the start (or undefined values when `beta` is 0).
-    pub(crate) out: Tensor,
+    out: Tensor,
     /// 1 when the product is to be added to `out`, 0 when it replaces it.
-    pub(crate) beta: f32,
-    pub(crate) rows: i64,
+    beta: f32,
+    rows: i64,
     /// The result's shape: `x`'s with `outputs` last.
-    pub(crate) shape: Vec<i64>,
+    shape: Vec<i64>,
 }
 
 impl Output {
+    /// `x @ weightᵀ` onto what `start` says, for a layer of `outputs` by `inputs` whose
+    /// product on slices is `product(x, rows, out, accumulate)`: checks the operands, makes
+    /// the output tensor, runs the product on their values and shapes the result like `x`
+    /// with `outputs` last (zeros for an input without rows).
+    ///
+    /// # Errors
+    /// [`Error::PackedLinearInput`] naming what does not fit, or why the product stopped.
+    pub(crate) fn product(
+        x: &Tensor,
+        start: Start<'_>,
+        outputs: i64,
+        inputs: i64,
+        product: impl FnOnce(&[f32], usize, &mut [f32], bool) -> Result<(), ProductError>,
+    ) -> Result<Tensor> {
+        let Some(Self {
+            x: input,
+            mut out,
+            beta,
+            rows,
+            shape,
+        }) = Self::for_product(x, start, outputs, inputs)?
+        else {
+            return Self::no_rows(x, outputs);
+        };
+        let refused = |reason| Error::PackedLinearInput {
+            outputs,
+            inputs,
+            input: x.size(),
+            reason,
+        };
+        // `for_product` made both contiguous f32 CPU tensors of `rows > 0` rows; `out` is fresh.
+        let values = f32_values(&input).ok_or_else(|| refused("not contiguous f32 on the CPU"))?;
+        let results =
+            fresh_f32_values(&mut out).ok_or_else(|| refused("not contiguous f32 on the CPU"))?;
+        let rows = usize::try_from(rows).unwrap_or(0);
+        product(values, rows, results, beta != 0.0).map_err(|error| refused(error.reason()))?;
+        Ok(out.f_view(shape.as_slice())?)
+    }
+
     /// Checks `x` (`[..., inputs]`, f32 on the CPU) and `start` against a layer's sizes and
     /// makes the output; `None` for an input without rows.
     ///
     /// # Errors
     /// [`Error::PackedLinearInput`] naming what does not fit.
-    pub(crate) fn for_product(
+    fn for_product(
         x: &Tensor,
         start: Start<'_>,
         outputs: i64,
@@ -391,7 +410,7 @@ impl Output {
 
     /// The product of an input without rows (for which `for_product` gives `None`): zeros
     /// shaped like `x` with `outputs` last.
-    pub(crate) fn no_rows(x: &Tensor, outputs: i64) -> Result<Tensor> {
+    fn no_rows(x: &Tensor, outputs: i64) -> Result<Tensor> {
         Ok(Tensor::f_zeros(
             Self::shape_of(x, outputs).as_slice(),
             (Kind::Float, Device::Cpu),
