@@ -1,7 +1,7 @@
 //! LayerNorm over rows of f32, in place, for a small pass (one call where libtorch's
 //! `layer_norm` costs several ops' dispatch on a single text's few rows).
 
-use super::softmax::lanes_fold;
+use super::lanes::lanes_fold;
 
 /// The LayerNorm's parameters: a weight and a bias per feature, and epsilon.
 #[derive(Debug, Clone, Copy)]

@@ -6,6 +6,8 @@
 //! value on the range softmax feeds it (`x - max <= 0`), tested against `f64::exp`; libtorch's
 //! softmax uses SLEEF's `expf` (1 ulp), so the two agree to a few parts in 10^7.
 
+use super::lanes::lanes_fold;
+
 /// `e^x` for `x` in about `-87..=88` (beyond, the bounds' values: softmax feeds it `x - max`,
 /// so only the lower side is reached, where the result is below 1e-37 either way). NaN gives
 /// NaN. `fma(a, b, c)` is `a * b + c`, fused where the CPU has it.
@@ -52,23 +54,6 @@ pub(crate) fn softmax_in_place(row: &mut [f32], fma: impl Fn(f32, f32, f32) -> f
     for v in row.iter_mut() {
         *v *= inverse;
     }
-}
-
-/// `values` folded into 16 lanes (lane `i` takes values `i, i + 16, ...`): a form LLVM
-/// vectorizes, where one running float would be a chain of dependent adds.
-#[inline(always)]
-pub(crate) fn lanes_fold(values: &[f32], start: f32, fold: impl Fn(f32, f32) -> f32) -> [f32; 16] {
-    let mut lanes = [start; 16];
-    let mut chunks = values.chunks_exact(16);
-    for chunk in &mut chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane = fold(*lane, *v);
-        }
-    }
-    for (lane, v) in lanes.iter_mut().zip(chunks.remainder()) {
-        *lane = fold(*lane, *v);
-    }
-    lanes
 }
 
 #[cfg(test)]

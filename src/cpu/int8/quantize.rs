@@ -2,6 +2,8 @@
 //! one scale per row (token), both to `-127..=127` (no -128, so a value and its negation
 //! quantize alike).
 
+use crate::cpu::lanes::lanes_fold;
+
 /// A scale for values whose largest magnitude is `max_abs`: it maps that value to 127. All
 /// zeros (or no finite value) get 1, which quantizes them to 0.
 pub(crate) fn scale_for(max_abs: f32) -> f32 {
@@ -31,24 +33,17 @@ pub(crate) fn quantize(value: f32, inverse_scale: f32) -> i32 {
 /// The largest magnitude among `values`, ignoring NaN; in 16 lanes so that it vectorizes.
 #[inline(always)]
 pub(crate) fn max_abs(values: &[f32]) -> f32 {
-    let mut lanes = [0f32; 16];
-    let mut chunks = values.chunks_exact(16);
-    for chunk in &mut chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            let magnitude = v.abs();
-            // Not `f32::max`: this form vectorizes; a NaN compares false and is skipped.
-            *lane = if magnitude > *lane { magnitude } else { *lane };
-        }
-    }
-    for v in chunks.remainder() {
+    // Not `f32::max`: this form vectorizes; a NaN compares false and is skipped.
+    lanes_fold(values, 0.0, |lane, v| {
         let magnitude = v.abs();
-        lanes[0] = if magnitude > lanes[0] {
+        if magnitude > lane {
             magnitude
         } else {
-            lanes[0]
-        };
-    }
-    lanes.into_iter().fold(0f32, f32::max)
+            lane
+        }
+    })
+    .into_iter()
+    .fold(0f32, f32::max)
 }
 
 /// Weight rows (`[outputs, inputs]`, row-major) quantized per row: the int8 values (same
