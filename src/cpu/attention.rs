@@ -103,8 +103,7 @@ unsafe fn unit_of_work(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if super::features::avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA; the rest is the caller's contract.
             unsafe { unit_avx2_fma(qkv, text, head, heads, queries, out) };
             return;

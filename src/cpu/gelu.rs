@@ -14,8 +14,7 @@
 pub(crate) fn gelu_in_place(values: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if super::features::avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA, checked just above.
             unsafe { gelu_avx2_fma(values) };
             return;
@@ -34,8 +33,7 @@ pub(crate) fn bias_gelu_in_place(values: &mut [f32], bias: &[f32]) {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if super::features::avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA, checked just above.
             unsafe { bias_gelu_avx2_fma(values, bias) };
             return;

@@ -17,8 +17,7 @@ pub(crate) struct Norm<'a> {
 pub(crate) fn layer_norm_in_place(values: &mut [f32], norm: Norm<'_>) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if super::features::avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA, checked just above.
             unsafe { layer_norm_avx2_fma(values, norm) };
             return;

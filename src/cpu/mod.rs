@@ -12,6 +12,7 @@
 //! - [`attention`], [`layer_norm`], [`softmax`]: a small pass's attention (each text over its
 //!   own tokens, no padding), LayerNorm and softmax on f32 rows, in one call each where
 //!   libtorch's ops cost more in dispatch than in arithmetic on a single text's rows.
+//! - [`features`]: whether the CPU has AVX2 and FMA, which the vectorized kernels need.
 //! - [`lanes`]: 16-lane reductions over f32 that vectorize (softmax, LayerNorm, int8).
 //! - [`product_error`]: why one of these kernels or a product did not run to the end.
 //! - [`tensor_values`]: a contiguous f32 CPU tensor's values as a slice, for those kernels.
@@ -21,6 +22,7 @@
 
 pub(crate) mod allocator;
 pub(crate) mod attention;
+pub(crate) mod features;
 pub(crate) mod few_rows;
 pub(crate) mod gelu;
 pub(crate) mod int8;

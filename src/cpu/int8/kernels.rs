@@ -41,10 +41,7 @@ impl Kernel {
                     std::arch::is_x86_feature_detected!("avx512f")
                         && std::arch::is_x86_feature_detected!("avx512vnni")
                 }
-                Self::Avx2 => {
-                    std::arch::is_x86_feature_detected!("avx2")
-                        && std::arch::is_x86_feature_detected!("fma")
-                }
+                Self::Avx2 => crate::cpu::features::avx2_fma(),
                 Self::Portable => true,
             }
         }
