@@ -284,8 +284,8 @@ pub(crate) fn split(
 const PIECES_PER_THREAD: usize = 4;
 
 /// Runs `work` on `values` cut into runs of whole rows (`width` values each; a shorter last
-/// row goes with the last run), one run per thread of `team` (all of them, on the caller,
-/// without one).
+/// row goes with the last run), handed out among `team`'s threads as [`split`] hands out its
+/// ranges (one run, on the caller, without a team).
 ///
 /// # Errors
 /// [`HelperPanicked`] if a helper's run panicked.

@@ -86,11 +86,11 @@ impl Layer {
         self.attention_output
             .product_rows(&context, rows, &mut attended, true, team)?;
         normalize(&self.attention_norm, &mut attended, team)?;
-        let intermediate = self.intermediate.bias_values().map_or(0, <[f32]>::len);
+        let bias = bias_of(&self.intermediate)?;
+        let intermediate = bias.len();
         let mut inner = vec![0f32; rows * intermediate];
         self.intermediate
             .product_rows(&attended, rows, &mut inner, false, team)?;
-        let bias = self.intermediate.bias_values().unwrap_or_default();
         split_rows(team, &mut inner, intermediate, |run| {
             bias_gelu_in_place(run, bias);
         })
@@ -109,10 +109,7 @@ impl Layer {
 /// `rows` rows of `linear`'s bias, each plus its row of `residual` (`[rows, outputs]`) if
 /// given: the start its product is added onto.
 fn biased(linear: &Linear, rows: usize, residual: Option<&[f32]>) -> Result<Vec<f32>> {
-    let bias = linear.bias_values().ok_or(Error::SmallPass {
-        step: "product",
-        reason: "the bias is not f32 on the CPU",
-    })?;
+    let bias = bias_of(linear)?;
     let width = bias.len();
     match residual {
         None => Ok(bias.repeat(rows)),
@@ -130,6 +127,14 @@ fn biased(linear: &Linear, rows: usize, residual: Option<&[f32]>) -> Result<Vec<
             reason: "the residual does not fit the output",
         }),
     }
+}
+
+/// `linear`'s bias as a slice.
+fn bias_of(linear: &Linear) -> Result<&[f32]> {
+    linear.bias_values().ok_or(Error::SmallPass {
+        step: "product",
+        reason: "the bias is not f32 on the CPU",
+    })
 }
 
 /// `values` (rows of the norm's width) through `norm`, in place, rows split among `team`.
