@@ -3,18 +3,18 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::block_on::block_on;
 use crate::cache::{CacheStats, ScoreCache};
 use crate::config::ModelConfig;
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::long_texts::{Aggregate, LongTexts};
 use crate::model::{LoadedModel, NetworkOptions};
-use crate::scores::{probabilities, EmotionScores};
-use crate::tokenize::TextEncoder;
-use crate::worker::{Admission, Batching, PassStats, Pending, QueueStats, RowResult, WorkerHandle};
+use crate::scores::EmotionScores;
+use crate::worker::{Admission, Batching, PassStats, QueueStats, WorkerHandle};
 
 use super::builder::Settings;
-use super::requests::Requests;
+use super::pipeline::{all_or_first_error, single, Inner};
 use super::EmotionClassifierBuilder;
 
 /// Classifies the emotions of texts with one loaded model.
@@ -27,19 +27,6 @@ use super::EmotionClassifierBuilder;
 #[derive(Clone)]
 pub struct EmotionClassifier {
     inner: Arc<Inner>,
-}
-
-pub(super) struct Inner {
-    pub(super) config: ModelConfig,
-    pub(super) encoder: TextEncoder,
-    pub(super) worker: WorkerHandle,
-    pub(super) cache: Option<ScoreCache>,
-    pub(super) labels: Arc<[String]>,
-    pub(super) batching: Batching,
-    pub(super) aggregate: Aggregate,
-    pub(super) computed: AtomicU64,
-    pub(super) workers: usize,
-    pub(super) threads: usize,
 }
 
 const _: () = {
@@ -59,10 +46,6 @@ impl std::fmt::Debug for EmotionClassifier {
             .finish()
     }
 }
-
-/// Texts tokenized and sent to the worker per round: the worker computes one round while the
-/// caller tokenizes the next.
-pub(super) const ROUND: usize = 2048;
 
 impl EmotionClassifier {
     /// Starts configuring a classifier.
@@ -236,124 +219,5 @@ impl EmotionClassifier {
 
     pub(super) fn inner(&self) -> &Inner {
         &self.inner
-    }
-}
-
-/// The one result of a one-text call.
-pub(super) fn single(mut results: Vec<Result<EmotionScores>>) -> Result<EmotionScores> {
-    results.pop().unwrap_or(Err(Error::WorkerStopped))
-}
-
-/// Every text's scores, or the first error: [`Error::Overloaded`] as it is (the call as a whole
-/// was refused), anything else as [`Error::InBatch`] naming the text.
-pub(super) fn all_or_first_error(
-    results: Vec<Result<EmotionScores>>,
-) -> Result<Vec<EmotionScores>> {
-    results
-        .into_iter()
-        .enumerate()
-        .map(|(index, result)| {
-            result.map_err(|e| match e {
-                overloaded @ Error::Overloaded { .. } => overloaded,
-                e => Error::InBatch {
-                    index,
-                    source: Box::new(e),
-                },
-            })
-        })
-        .collect()
-}
-
-impl Inner {
-    /// One result per text, with the workers' queue entered as `admission` says, blocking this
-    /// thread: the async pipeline ([`Inner::each_async`]) run to completion here.
-    fn each_blocking<S: AsRef<str>>(
-        &self,
-        texts: &[S],
-        admission: Admission,
-    ) -> Vec<Result<EmotionScores>> {
-        block_on(self.each_async(texts, admission))
-    }
-
-    /// The bookkeeping of a call on `texts`, with the cache answering what it has.
-    pub(super) fn requests<'t, S: AsRef<str>>(&self, texts: &'t [S]) -> Requests<'t> {
-        Requests::new(texts, |text| {
-            self.cache.as_ref().and_then(|cache| cache.get(text))
-        })
-    }
-
-    /// Files one job's submission (`count` texts for `slots`): a queued job joins `sent`; a
-    /// refused one fails its texts. Returns whether the whole call is refused
-    /// ([`Error::Overloaded`]): then every text not yet answered fails too, and what was sent
-    /// is dropped, which tells the workers to skip it.
-    pub(super) fn file(
-        &self,
-        submitted: Result<Pending>,
-        slots: Vec<usize>,
-        count: usize,
-        sent: &mut Vec<(Vec<usize>, Pending)>,
-        requests: &mut Requests,
-    ) -> bool {
-        let error = match submitted {
-            Ok(pending) => {
-                self.computed.fetch_add(count as u64, Ordering::Relaxed);
-                sent.push((slots, pending));
-                return false;
-            }
-            Err(error) => error,
-        };
-        let overloaded = matches!(error, Error::Overloaded { .. });
-        let error = Arc::new(error);
-        if overloaded {
-            requests.fail_unfinished(&error);
-            sent.clear();
-        } else {
-            for &slot in &slots {
-                requests.fail(slot, Arc::clone(&error));
-            }
-        }
-        overloaded
-    }
-
-    /// Records one job's answer: each row's probabilities under its text's slot.
-    pub(super) fn record(
-        &self,
-        slots: &[usize],
-        answer: Result<Vec<RowResult>>,
-        requests: &mut Requests,
-    ) {
-        let rows: Vec<RowResult> = match answer {
-            Ok(rows) => rows,
-            Err(e) => vec![Err(Arc::new(e)); slots.len()],
-        };
-        for (&slot, row) in slots.iter().zip(rows) {
-            match row {
-                Ok(logits) => {
-                    requests.add_window(slot, probabilities(self.config.score_function(), &logits))
-                }
-                Err(e) => requests.fail(slot, e),
-            }
-        }
-    }
-
-    /// Combines a text's windows into its scores and caches them.
-    pub(super) fn finish(
-        &self,
-        text: &str,
-        windows: &[Vec<f32>],
-    ) -> Result<Arc<EmotionScores>, Arc<Error>> {
-        let combined = self.aggregate.combine(windows);
-        let found = combined.len();
-        let scores = EmotionScores::new(Arc::clone(&self.labels), combined).ok_or_else(|| {
-            Arc::new(Error::LogitWidth {
-                labels: self.labels.len(),
-                found,
-            })
-        })?;
-        let scores = Arc::new(scores);
-        if let Some(cache) = &self.cache {
-            cache.insert(text, Arc::clone(&scores));
-        }
-        Ok(scores)
     }
 }

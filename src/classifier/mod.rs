@@ -1,8 +1,9 @@
 //! The classifier: [`EmotionClassifier`] and its builder.
 //!
 //! - `builder`: [`EmotionClassifierBuilder`], options checked in `build()`.
-//! - `emotion_classifier`: the classifier's blocking calls: cache, tokenizer, batch plan,
-//!   worker; `async_api`: the same calls as runtime-agnostic futures.
+//! - `emotion_classifier`: the classifier, its loading, counters and blocking calls;
+//!   `async_api`: the same calls as runtime-agnostic futures.
+//! - `pipeline`: the one pipeline both run (cache, tokenizer, batch plan, workers, scores).
 //! - `round`: one round of a call, tokenized and planned into jobs.
 //! - `requests`: one call's bookkeeping (repeats, cache hits, windows, errors), model-free.
 //!
@@ -12,6 +13,7 @@
 mod async_api;
 mod builder;
 mod emotion_classifier;
+mod pipeline;
 mod requests;
 mod round;
 

@@ -10,7 +10,8 @@ use rust_bert::Activation;
 use serde::Deserialize;
 
 use super::architecture::Architecture;
-use super::model_config::{CommonFields, NetworkConfig};
+use super::common_fields::CommonFields;
+use super::network_config::NetworkConfig;
 
 /// BERT and RoBERTa fields (RoBERTa reuses BERT's config in rust-bert).
 #[derive(Debug, Deserialize)]

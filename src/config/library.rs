@@ -19,8 +19,8 @@ use serde::de::Error as _;
 use serde_json::{json, Map, Value};
 
 use super::architecture::Architecture;
+use super::common_fields::CommonFields;
 use super::fused::check_sizes;
-use super::model_config::CommonFields;
 use crate::model::PositionTerms;
 
 /// rust-bert's config for one of the architectures run outside the fused encoder. DeBERTa-v2

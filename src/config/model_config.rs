@@ -5,13 +5,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rust_bert::bert::BertConfig;
-use rust_bert::distilbert::DistilBertConfig;
-use serde::Deserialize;
-
 use super::architecture::Architecture;
+use super::common_fields::CommonFields;
 use super::fused;
 use super::library::LibraryConfig;
+use super::network_config::NetworkConfig;
 use crate::error::{Error, Result};
 
 /// How logits become probabilities, from `problem_type` in `config.json`.
@@ -22,30 +20,6 @@ pub enum ScoreFunction {
     Sigmoid,
     /// One distribution over all labels (any other `problem_type`, or none).
     Softmax,
-}
-
-/// The fields every supported architecture shares.
-#[derive(Debug, Deserialize)]
-pub(super) struct CommonFields {
-    pub(super) model_type: String,
-    #[serde(default)]
-    id2label: HashMap<usize, String>,
-    #[serde(default)]
-    problem_type: Option<String>,
-    pub(super) max_position_embeddings: i64,
-    #[serde(default)]
-    pub(super) pad_token_id: Option<i64>,
-    pub(super) vocab_size: i64,
-}
-
-/// The architecture-specific part of a model's configuration, ready for rust-bert.
-#[derive(Debug, Clone)]
-pub(crate) enum NetworkConfig {
-    Bert(BertConfig, f64),
-    DistilBert(DistilBertConfig),
-    Roberta(BertConfig, f64),
-    /// An architecture run through rust-bert (rust-bert's configs are not `Clone`).
-    Library(Arc<LibraryConfig>),
 }
 
 /// A validated `config.json`.

@@ -14,6 +14,8 @@
 //!   libtorch's ops cost more in dispatch than in arithmetic on a single text's rows.
 //! - [`features`]: whether the CPU has AVX2 and FMA, which the vectorized kernels need.
 //! - [`lanes`]: 16-lane reductions over f32 that vectorize (softmax, LayerNorm, int8).
+//! - [`product`]: the seam between tensors and the products on slices ([`mkl`]'s packed f32
+//!   and [`int8`]): one trait, one tensor glue.
 //! - [`product_error`]: why one of these kernels or a product did not run to the end.
 //! - [`tensor_values`]: a contiguous f32 CPU tensor's values as a slice, for those kernels.
 //! - [`allocator`]: glibc malloc settings for libtorch's allocation pattern (opt-in).
@@ -29,6 +31,7 @@ pub(crate) mod int8;
 pub(crate) mod lanes;
 pub(crate) mod layer_norm;
 pub(crate) mod mkl;
+pub(crate) mod product;
 pub(crate) mod product_error;
 pub(crate) mod softmax;
 pub(crate) mod team;

@@ -13,11 +13,18 @@ fn f32_slice_len(x: &Tensor) -> Option<usize> {
 
 /// The values of a non-empty contiguous f32 CPU tensor that the caller just created, for the
 /// crate's own kernels to write in place; `None` for any other tensor.
-pub(crate) fn fresh_f32_values(x: &mut Tensor) -> Option<&mut [f32]> {
+///
+/// # Safety
+/// `x` must own its storage alone: no other tensor (a view, a shallow clone, a tensor that
+/// shares it through autograd or libtorch's caching) may read or write that storage while the
+/// returned slice lives. A tensor the caller has just made with an op that allocates its result
+/// (a product, an add) and has not yet shared qualifies; a parameter, an input or any view does
+/// not. The checks here (dtype, device, contiguity) cannot see sharing.
+pub(crate) unsafe fn fresh_f32_values(x: &mut Tensor) -> Option<&mut [f32]> {
     let len = f32_slice_len(x)?;
     // SAFETY: `x` is a contiguous f32 tensor in CPU memory holding `len > 0` elements from
-    // `data_ptr` on. Callers pass only tensors they have just allocated and not shared, so
-    // nothing else reads or writes this storage while the slice lives.
+    // `data_ptr` on, and the caller promises that nothing else reads or writes this storage
+    // while the slice lives.
     Some(unsafe { std::slice::from_raw_parts_mut(x.data_ptr().cast::<f32>(), len) })
 }
 

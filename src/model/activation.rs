@@ -46,11 +46,14 @@ impl From<rust_bert::Activation> for Activation {
 
 impl Activation {
     /// The activation of `x`, a linear layer's fresh output: in place with the crate's kernel
-    /// for GELU on a contiguous f32 CPU tensor (`x` must not share its storage), otherwise
-    /// libtorch's op.
-    pub(crate) fn apply(self, x: Tensor) -> Result<Tensor> {
+    /// for GELU on a contiguous f32 CPU tensor, otherwise libtorch's op.
+    ///
+    /// # Safety
+    /// `x` must own its storage alone, as [`fresh_f32_values`] requires: GELU may overwrite it.
+    pub(crate) unsafe fn apply(self, x: Tensor) -> Result<Tensor> {
         Ok(match self {
-            Self::Gelu => return gelu(x),
+            // SAFETY: the caller promises `x` owns its storage alone.
+            Self::Gelu => return unsafe { gelu(x) },
             Self::GeluTanh => x.f_gelu("tanh")?,
             Self::Relu => x.f_relu()?,
             Self::Swish => x.f_silu()?,
@@ -63,9 +66,13 @@ impl Activation {
 
 /// GELU of a linear layer's fresh output: in place with the crate's vectorized kernel
 /// ([`gelu_in_place`], a tenth of libtorch's time) when it is a contiguous f32 CPU tensor,
-/// otherwise libtorch's `gelu`. `x` must not share its storage with another tensor.
-fn gelu(mut x: Tensor) -> Result<Tensor> {
-    if let Some(values) = fresh_f32_values(&mut x) {
+/// otherwise libtorch's `gelu`.
+///
+/// # Safety
+/// `x` must own its storage alone, as [`fresh_f32_values`] requires.
+unsafe fn gelu(mut x: Tensor) -> Result<Tensor> {
+    // SAFETY: the caller promises `x` owns its storage alone.
+    if let Some(values) = unsafe { fresh_f32_values(&mut x) } {
         gelu_in_place(values);
         return Ok(x);
     }
@@ -100,7 +107,8 @@ mod tests {
             (Activation::Identity, |v| v),
         ];
         for (activation, formula) in cases {
-            let got = activation.apply(x()).unwrap();
+            // SAFETY: `x()` makes a new tensor that nothing else holds.
+            let got = unsafe { activation.apply(x()) }.unwrap();
             assert_eq!(got.kind(), Kind::Float);
             assert_eq!(got.device(), Device::Cpu);
             let got = Vec::<f32>::try_from(&got).unwrap();

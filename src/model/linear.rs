@@ -8,21 +8,13 @@
 use tch::Tensor;
 
 use super::activation::Activation;
-use super::params::Params;
+use super::params::{Params, Weight};
 use crate::cpu::gelu::bias_gelu_in_place;
-use crate::cpu::int8::Int8Matrix;
 use crate::cpu::layer_norm::Norm;
-use crate::cpu::mkl::{Output, PackedMatrix, Start};
+use crate::cpu::product::{SliceProduct, Start};
 use crate::cpu::team::Session;
 use crate::cpu::tensor_values::{f32_values, fresh_f32_values};
 use crate::error::{Error, Result};
-
-/// A linear layer's weight: as loaded, packed for MKL (f32 on the CPU), or int8.
-pub(crate) enum Weight {
-    Plain(Tensor),
-    Packed(PackedMatrix),
-    Int8(Int8Matrix),
-}
 
 /// Whether a linear layer's matrix may be packed: the transformer layers' are, the
 /// classification head's (one row per text) stay plain.
@@ -104,7 +96,7 @@ impl Linear {
                 })
             }
             Weight::Packed(packed) => packed.product_onto(x, start, team),
-            Weight::Int8(matrix) => int8_product_onto(matrix, x, start, team),
+            Weight::Int8(matrix) => matrix.product_onto(x, start, team),
         }
     }
 
@@ -123,7 +115,7 @@ impl Linear {
     ) -> Result<()> {
         let done = match &self.weight {
             Weight::Packed(matrix) => matrix.product_rows(x, rows, out, accumulate, team),
-            Weight::Int8(matrix) => matrix.product(x, rows, out, accumulate, team),
+            Weight::Int8(matrix) => matrix.product_rows(x, rows, out, accumulate, team),
             Weight::Plain(_) => {
                 return Err(Error::SmallPass {
                     step: "product",
@@ -181,38 +173,18 @@ impl Linear {
             (self.splits(), f32_values(&self.bias), activation)
         {
             let mut out = self.product_onto(x, Start::Nothing, team)?;
-            if let Some(values) = fresh_f32_values(&mut out) {
+            // SAFETY: `out` is the product's result, allocated by it and not yet shared.
+            if let Some(values) = unsafe { fresh_f32_values(&mut out) } {
                 bias_gelu_in_place(values, bias);
                 return Ok(out);
             }
-            return Activation::Gelu.apply(out.f_add(&self.bias)?);
+            // SAFETY: the add allocates its result, which nothing else holds.
+            return unsafe { Activation::Gelu.apply(out.f_add(&self.bias)?) };
         }
-        activation.apply(self.forward(x, team)?)
+        // SAFETY: `forward` returns a tensor it allocated (a product, or a product plus the
+        // bias), which nothing else holds.
+        unsafe { activation.apply(self.forward(x, team)?) }
     }
-}
-
-/// `x @ weightᵀ` for an int8 weight, onto what `start` says.
-fn int8_product_onto(
-    matrix: &Int8Matrix,
-    x: &Tensor,
-    start: Start<'_>,
-    team: Option<&Session>,
-) -> Result<Tensor> {
-    let sizes = (
-        i64::try_from(matrix.outputs()),
-        i64::try_from(matrix.inputs()),
-    );
-    let (Ok(outputs), Ok(inputs)) = sizes else {
-        return Err(Error::PackedLinearInput {
-            outputs: i64::MAX,
-            inputs: i64::MAX,
-            input: x.size(),
-            reason: "the layer is too large",
-        });
-    };
-    Output::product(x, start, outputs, inputs, |x, rows, out, accumulate| {
-        matrix.product(x, rows, out, accumulate, team)
-    })
 }
 
 pub(super) struct LayerNorm {

@@ -12,11 +12,18 @@ use std::collections::HashMap;
 
 use tch::{Device, Kind, Tensor};
 
-use super::linear::Weight;
 use crate::checkpoint::Weights;
 use crate::cpu::int8::Int8Matrix;
 use crate::cpu::mkl::PackedMatrix;
 use crate::error::Result;
+
+/// A linear layer's weight, as [`Params::matrix`] gives it: as loaded, packed for MKL (f32 on
+/// the CPU), or int8.
+pub(crate) enum Weight {
+    Plain(Tensor),
+    Packed(PackedMatrix),
+    Int8(Int8Matrix),
+}
 
 /// A checkpoint's tensors in the dtype and on the device the network runs in.
 ///

@@ -1,44 +1,17 @@
 //! Starting the worker and talking to it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Sender};
 
+use super::batching::Batching;
 use super::cores::CoreShare;
 use super::engine::Engine;
 use super::job::{Job, Message, RowResult};
 use super::queue::{Admission, QueueBound, QueueStats};
 use super::stats::{PassCounters, PassStats};
-use crate::batch::BatchLimits;
 use crate::cpu::team::Team;
 use crate::error::{Error, Result};
-
-/// How the worker groups requests into forward passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Batching {
-    /// Texts and padded tokens per forward pass.
-    pub limits: BatchLimits,
-    /// Coalesce requests from different callers into shared forward passes.
-    pub dynamic: bool,
-    /// With `dynamic`, how long to wait for more requests before running a batch that is not
-    /// full, and only while fewer have come than the last batch had (a lone caller never waits).
-    /// Default 2 ms. Zero runs at once with whatever is already waiting: requests that arrive
-    /// during a forward pass are still queued and taken together by the next one.
-    pub max_wait: Duration,
-}
-
-impl Default for Batching {
-    fn default() -> Self {
-        Self {
-            limits: BatchLimits::default(),
-            dynamic: true,
-            // Measured with 8 callers of MiniLM on 2 cores: +5-8% texts/s over zero, and no
-            // change in a lone caller's latency.
-            max_wait: Duration::from_millis(2),
-        }
-    }
-}
 
 /// The default bound on queued texts ([`max_queued`](crate::EmotionClassifierBuilder::max_queued)):
 /// two of `classify_batch`'s rounds of 2,048, so a large call keeps the workers fed while it

@@ -20,6 +20,7 @@
 //! a user can see how well batching fills them. The worker is generic over an [`Engine`], so
 //! its scheduling is tested without libtorch.
 
+mod batching;
 mod cores;
 mod engine;
 mod handle;
@@ -30,8 +31,9 @@ mod queue;
 mod run;
 mod stats;
 
+pub use batching::Batching;
 pub(crate) use cores::pass_width;
-pub use handle::{Batching, DEFAULT_MAX_QUEUED};
+pub use handle::DEFAULT_MAX_QUEUED;
 pub(crate) use handle::{Pending, WorkerHandle};
 pub(crate) use job::RowResult;
 pub(crate) use queue::Admission;

@@ -7,8 +7,9 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
+use super::batching::Batching;
 use super::engine::Engine;
-use super::handle::{Batching, WorkerHandle};
+use super::handle::WorkerHandle;
 use super::queue::Admission;
 use crate::batch::{BatchLimits, PaddedBatch};
 use crate::error::{Error, Result};

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Instant;
 
+use super::batching::Batching;
 use super::cores::{Busy, CoreShare};
 use super::engine::Engine;
-use super::handle::Batching;
 use super::job::{Job, Message, RowResult};
 use super::stats::{PassCounters, PassRecord};
 use crate::batch::{plan_batches, PaddedBatch};
@@ -238,9 +238,7 @@ mod tests {
                 panic!("engine crashed");
             }
             if batch.ids.contains(&666) {
-                return Err(Error::Torch {
-                    source: tch::TchError::Torch("bad batch".into()),
-                });
+                return Err(tch::TchError::Torch("bad batch".into()).into());
             }
             Ok(vec![vec![1.0]; batch.rows])
         }

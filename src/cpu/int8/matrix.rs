@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::kernels::{Activations, Kernel, PackedWeights, Product, GROUP};
 use super::quantize::{max_abs, quantize, quantize_weights, scale_for};
+use crate::cpu::product::SliceProduct;
 use crate::cpu::product_error::ProductError;
 use crate::cpu::team::{split, Session};
 
@@ -82,52 +83,6 @@ impl Int8Matrix {
         }
     }
 
-    pub(crate) fn outputs(&self) -> usize {
-        self.outputs
-    }
-
-    pub(crate) fn inputs(&self) -> usize {
-        self.inputs
-    }
-
-    /// `out (+)= x @ weightᵀ` for `rows` rows of `x` (`[rows, inputs]`) into `out`
-    /// (`[rows, outputs]`): added to `out` when `accumulate`, else stored. With a `team`, the
-    /// column groups are split among its threads.
-    ///
-    /// # Errors
-    /// [`ProductError`]: `x` or `out` too short for `rows` (nothing written), or a helper's
-    /// share panicked.
-    pub(crate) fn product(
-        &self,
-        x: &[f32],
-        rows: usize,
-        out: &mut [f32],
-        accumulate: bool,
-        team: Option<&Session>,
-    ) -> Result<(), ProductError> {
-        ProductError::check_lengths(x, out, rows, self.inputs, self.outputs)?;
-        if rows == 0 || self.outputs == 0 {
-            return Ok(());
-        }
-        let (activations, row_scales) = self.quantize_rows(x, rows);
-        let product = Product {
-            rows,
-            activations: &activations,
-            row_scales: &row_scales,
-            weights: &self.weights,
-            column_scales: &self.column_scales,
-            column_sums: &self.column_sums,
-            outputs: self.outputs,
-            out: out.as_mut_ptr(),
-            accumulate,
-        };
-        // SAFETY: `out` and `x` hold `rows` rows (checked); `activations` were made for this
-        // matrix's depth and kernel; `split` gives threads disjoint groups, so no two write
-        // one column; `product` outlives the split.
-        let run = |first, end| unsafe { product.run(self.kernel, self.depth, first, end) };
-        Ok(split(team, self.outputs.div_ceil(GROUP), run)?)
-    }
-
     /// Each row of `x` quantized with its own scale, in the kernel's format, padded to the
     /// depth.
     fn quantize_rows(&self, x: &[f32], rows: usize) -> (Activations, Vec<f32>) {
@@ -165,6 +120,54 @@ impl Int8Matrix {
             }
         };
         (activations, scales)
+    }
+}
+
+impl SliceProduct for Int8Matrix {
+    fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// `out (+)= x @ weightᵀ` for `rows` rows of `x` (`[rows, inputs]`) into `out`
+    /// (`[rows, outputs]`): added to `out` when `accumulate`, else stored. With a `team`, the
+    /// column groups are split among its threads.
+    ///
+    /// # Errors
+    /// [`ProductError`]: `x` or `out` too short for `rows` (nothing written), or a helper's
+    /// share panicked.
+    fn product_rows(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        accumulate: bool,
+        team: Option<&Session>,
+    ) -> Result<(), ProductError> {
+        ProductError::check_lengths(x, out, rows, self.inputs, self.outputs)?;
+        if rows == 0 || self.outputs == 0 {
+            return Ok(());
+        }
+        let (activations, row_scales) = self.quantize_rows(x, rows);
+        let product = Product {
+            rows,
+            activations: &activations,
+            row_scales: &row_scales,
+            weights: &self.weights,
+            column_scales: &self.column_scales,
+            column_sums: &self.column_sums,
+            outputs: self.outputs,
+            out: out.as_mut_ptr(),
+            accumulate,
+        };
+        // SAFETY: `out` and `x` hold `rows` rows (checked); `activations` were made for this
+        // matrix's depth and kernel; `split` gives threads disjoint groups, so no two write
+        // one column; `product` outlives the split.
+        let run = |first, end| unsafe { product.run(self.kernel, self.depth, first, end) };
+        Ok(split(team, self.outputs.div_ceil(GROUP), run)?)
     }
 }
 
@@ -255,7 +258,9 @@ mod tests {
                 let matrix = Int8Matrix::with_kernel(&w, outputs, inputs, kernel);
                 for team in [None, Some(&session)] {
                     let mut got = vec![f32::NAN; rows * outputs];
-                    matrix.product(&x, rows, &mut got, false, team).unwrap();
+                    matrix
+                        .product_rows(&x, rows, &mut got, false, team)
+                        .unwrap();
                     let worst = got
                         .iter()
                         .zip(&want)
@@ -267,7 +272,9 @@ mod tests {
                     );
                     // Added onto what `out` held.
                     let mut added = vec![1f32; rows * outputs];
-                    matrix.product(&x, rows, &mut added, true, team).unwrap();
+                    matrix
+                        .product_rows(&x, rows, &mut added, true, team)
+                        .unwrap();
                     for (a, g) in added.iter().zip(&got) {
                         assert!((a - (g + 1.0)).abs() <= 1e-5 * (1.0 + g.abs()));
                     }
@@ -295,17 +302,17 @@ mod tests {
         let mut x = random(10, 2 * 8);
         x[3] = f32::NAN;
         let mut out = vec![0f32; 8];
-        matrix.product(&x, 2, &mut out, false, None).unwrap();
+        matrix.product_rows(&x, 2, &mut out, false, None).unwrap();
         // NaN quantizes to 0; every output stays finite.
         assert!(out.iter().all(|v| v.is_finite()), "{out:?}");
         // Buffers shorter than the rows asked for are refused, untouched.
         let mut short = vec![7f32; 7];
         assert_eq!(
-            matrix.product(&x, 2, &mut short, false, None),
+            matrix.product_rows(&x, 2, &mut short, false, None),
             Err(ProductError::TooShort)
         );
         assert_eq!(
-            matrix.product(&x[..15], 2, &mut out, false, None),
+            matrix.product_rows(&x[..15], 2, &mut out, false, None),
             Err(ProductError::TooShort)
         );
         assert!(short.iter().all(|&v| v == 7.0));

@@ -9,7 +9,7 @@ mod packed;
 mod vendor;
 
 pub use packed::mkl_packed_gemm_available;
-pub(crate) use packed::{Output, PackedMatrix, Start};
+pub(crate) use packed::PackedMatrix;
 pub use vendor::{mkl_vendor_override_active, MKL_OVERRIDE_ENV};
 
 /// The address the dynamic linker binds `name` to in this process (the first definition in

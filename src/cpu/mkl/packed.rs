@@ -20,9 +20,11 @@ use std::sync::OnceLock;
 use tch::{Device, Kind, Tensor};
 
 use crate::cpu::few_rows::{self, FewRowsMatrix, FEW_ROWS};
+use crate::cpu::product::SliceProduct;
+#[cfg(test)]
+use crate::cpu::product::Start;
 use crate::cpu::product_error::ProductError;
 use crate::cpu::team::{split, Session, SplitOut};
-use crate::cpu::tensor_values::{f32_values, fresh_f32_values};
 use crate::error::{Error, Result};
 
 // MKL's CBLAS constants (mkl_cblas.h).
@@ -208,20 +210,15 @@ impl PackedMatrix {
     ) -> Result<Tensor> {
         self.product_onto(x, Start::Bias(bias), team)
     }
+}
 
-    /// `x @ weightᵀ` added to what `start` says, in one GEMM per column block (beta = 1, or 0
-    /// for [`Start::Nothing`]); shaped like `x` with `outputs` last. With a `team`, the blocks
-    /// run at once on its threads.
-    pub(crate) fn product_onto(
-        &self,
-        x: &Tensor,
-        start: Start<'_>,
-        team: Option<&Session>,
-    ) -> Result<Tensor> {
-        let (outputs, inputs) = (i64::from(self.outputs), i64::from(self.inputs));
-        Output::product(x, start, outputs, inputs, |x, rows, out, accumulate| {
-            self.product_rows(x, rows, out, accumulate, team)
-        })
+impl SliceProduct for PackedMatrix {
+    fn outputs(&self) -> usize {
+        self.outputs as usize
+    }
+
+    fn inputs(&self) -> usize {
+        self.inputs as usize
     }
 
     /// `out (+)= x @ weightᵀ` on slices: `x` is `[rows, inputs]`, `out` `[rows, outputs]`,
@@ -232,7 +229,7 @@ impl PackedMatrix {
     /// # Errors
     /// [`ProductError`]: a slice too short for `rows` (nothing written), more rows than MKL
     /// takes, or a helper's share panicked.
-    pub(crate) fn product_rows(
+    fn product_rows(
         &self,
         x: &[f32],
         rows: usize,
@@ -279,154 +276,6 @@ impl PackedMatrix {
     }
 }
 
-/// A product's operands, checked, and its output tensor, made from its [`Start`]: the tensor
-/// side of every slice-level product (packed f32 and int8, through [`Output::product`]).
-pub(crate) struct Output {
-    /// The input, contiguous `[rows, inputs]` (f32, CPU).
-    x: Tensor,
-    /// The output `[rows, outputs]`, contiguous, freshly allocated (it aliases nothing),
-    /// holding the start (or undefined values when `beta` is 0).
-    out: Tensor,
-    /// 1 when the product is to be added to `out`, 0 when it replaces it.
-    beta: f32,
-    rows: i64,
-    /// The result's shape: `x`'s with `outputs` last.
-    shape: Vec<i64>,
-}
-
-impl Output {
-    /// `x @ weightᵀ` onto what `start` says, for a layer of `outputs` by `inputs` whose
-    /// product on slices is `product(x, rows, out, accumulate)`: checks the operands, makes
-    /// the output tensor, runs the product on their values and shapes the result like `x`
-    /// with `outputs` last (zeros for an input without rows).
-    ///
-    /// # Errors
-    /// [`Error::PackedLinearInput`] naming what does not fit, or why the product stopped.
-    pub(crate) fn product(
-        x: &Tensor,
-        start: Start<'_>,
-        outputs: i64,
-        inputs: i64,
-        product: impl FnOnce(&[f32], usize, &mut [f32], bool) -> Result<(), ProductError>,
-    ) -> Result<Tensor> {
-        let Some(Self {
-            x: input,
-            mut out,
-            beta,
-            rows,
-            shape,
-        }) = Self::for_product(x, start, outputs, inputs)?
-        else {
-            return Self::no_rows(x, outputs);
-        };
-        let refused = |reason| Error::PackedLinearInput {
-            outputs,
-            inputs,
-            input: x.size(),
-            reason,
-        };
-        // `for_product` made both contiguous f32 CPU tensors of `rows > 0` rows; `out` is fresh.
-        let values = f32_values(&input).ok_or_else(|| refused("not contiguous f32 on the CPU"))?;
-        let results =
-            fresh_f32_values(&mut out).ok_or_else(|| refused("not contiguous f32 on the CPU"))?;
-        let rows = usize::try_from(rows).unwrap_or(0);
-        product(values, rows, results, beta != 0.0).map_err(|error| refused(error.reason()))?;
-        Ok(out.f_view(shape.as_slice())?)
-    }
-
-    /// Checks `x` (`[..., inputs]`, f32 on the CPU) and `start` against a layer's sizes and
-    /// makes the output; `None` for an input without rows.
-    ///
-    /// # Errors
-    /// [`Error::PackedLinearInput`] naming what does not fit.
-    fn for_product(
-        x: &Tensor,
-        start: Start<'_>,
-        outputs: i64,
-        inputs: i64,
-    ) -> Result<Option<Self>> {
-        let input = x.size();
-        let bias_fits = |bias: &Tensor| bias.size() == [outputs] && bias.kind() == Kind::Float;
-        let start_fits = match start {
-            Start::Bias(bias) => bias_fits(bias),
-            Start::BiasPlus(bias, residual) => {
-                bias_fits(bias)
-                    && residual.kind() == Kind::Float
-                    && residual.device() == Device::Cpu
-                    && residual.size().split_last() == Some((&outputs, &input[..input.len() - 1]))
-            }
-            Start::Nothing => true,
-        };
-        if x.kind() != Kind::Float
-            || x.device() != Device::Cpu
-            || input.last() != Some(&inputs)
-            || !start_fits
-        {
-            let reason = if x.kind() != Kind::Float || x.device() != Device::Cpu {
-                "not f32 on the CPU"
-            } else if input.last() != Some(&inputs) {
-                "its last dimension is not the layer's inputs"
-            } else {
-                "the bias or residual does not fit the output"
-            };
-            return Err(Error::PackedLinearInput {
-                outputs,
-                inputs,
-                input,
-                reason,
-            });
-        }
-        let rows = input[..input.len() - 1].iter().product::<i64>();
-        let shape = Self::shape_of(x, outputs);
-        if rows == 0 {
-            return Ok(None);
-        }
-        let x = x.f_contiguous()?;
-        // C is always a new tensor the GEMM may write: `repeat` and an out-of-place `add`
-        // allocate (`expand(..).contiguous()` of one row would be the bias tensor itself, and the
-        // GEMM would write into the bias).
-        let (out, beta) = match start {
-            Start::Bias(bias) => (bias.f_unsqueeze(0)?.f_repeat([rows, 1])?, 1.0),
-            Start::BiasPlus(bias, residual) => (
-                residual
-                    .f_reshape([rows, outputs])?
-                    .f_add(bias)?
-                    .f_contiguous()?,
-                1.0,
-            ),
-            Start::Nothing => (
-                Tensor::f_empty([rows, outputs], (Kind::Float, Device::Cpu))?,
-                0.0,
-            ),
-        };
-        Ok(Some(Self {
-            x,
-            out,
-            beta,
-            rows,
-            shape,
-        }))
-    }
-
-    /// The product of an input without rows (for which `for_product` gives `None`): zeros
-    /// shaped like `x` with `outputs` last.
-    fn no_rows(x: &Tensor, outputs: i64) -> Result<Tensor> {
-        Ok(Tensor::f_zeros(
-            Self::shape_of(x, outputs).as_slice(),
-            (Kind::Float, Device::Cpu),
-        )?)
-    }
-
-    /// `x`'s shape with its last dimension replaced by `outputs`.
-    fn shape_of(x: &Tensor, outputs: i64) -> Vec<i64> {
-        let mut shape = x.size();
-        if let Some(last) = shape.last_mut() {
-            *last = outputs;
-        }
-        shape
-    }
-}
-
 /// One column block's GEMM, `x @ blockᵀ` onto its columns of `out`, ready to run on any
 /// thread.
 struct BlockProduct {
@@ -470,18 +319,6 @@ impl BlockProduct {
             );
         }
     }
-}
-
-/// What a packed GEMM's output starts as before the product is added to it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Start<'a> {
-    /// The bias (`[outputs]`) on every row: a linear layer.
-    Bias(&'a Tensor),
-    /// `residual + bias`, the residual shaped like the output: a linear layer and the residual
-    /// connection after it in one pass over the output.
-    BiasPlus(&'a Tensor, &'a Tensor),
-    /// Nothing: the bare product, for a caller that adds the bias in its own next pass.
-    Nothing,
 }
 
 /// The column blocks (first output, width) for `outputs` split in up to `parts`: equal widths
