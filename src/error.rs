@@ -147,9 +147,10 @@ pub enum Error {
     TokenizerLoad {
         /// The tokenizer file.
         path: PathBuf,
-        /// What the tokenizers crate said.
+        /// What the tokenizers crate said (a `tokenizers::Error`, itself a boxed error), kept
+        /// whole as a [`BoxedSource`] so the tokenizers crate's version is not part of this API.
         #[source]
-        source: tokenizers::Error,
+        source: BoxedSource,
     },
 
     /// The tokenizer failed on an input text. Repeats of the text in one call share the
@@ -164,9 +165,10 @@ pub enum Error {
     /// libtorch reported an error.
     #[error("libtorch error")]
     Torch {
-        /// What libtorch said.
+        /// What libtorch said: a `tch::TchError`, boxed so that tch's version is not part of
+        /// this API; `downcast_ref::<tch::TchError>()` gets it back for a caller that links tch.
         #[source]
-        source: tch::TchError,
+        source: BoxedSource,
     },
 
     /// rust-bert refused a model it runs for the crate (ALBERT, DeBERTa-v2, MobileBERT,
@@ -302,9 +304,14 @@ pub enum Error {
     Hub(#[from] HubError),
 }
 
+/// For the crate's own `?` on libtorch calls. Hidden: tch's types are not part of the API (see
+/// [`Error::Torch`]), and this conversion may change with tch's version.
+#[doc(hidden)]
 impl From<tch::TchError> for Error {
     fn from(source: tch::TchError) -> Self {
-        Error::Torch { source }
+        Error::Torch {
+            source: Box::new(source),
+        }
     }
 }
 
