@@ -19,7 +19,7 @@ rm -rf "$out"
 mkdir -p "$out/work"
 
 scripts/setup-libtorch.sh
-cargo build --quiet --release --features ballista --bins --example sql
+cargo build --quiet --release -p emotion-classifier-sql --features ballista --bins --example sql
 bin=$root/target/release
 sql=$bin/examples/sql
 

@@ -51,7 +51,6 @@
 //! Installing libtorch, the models the crate reads and the benchmarks are in the README.
 #![warn(missing_docs)]
 
-#[doc(hidden)]
 pub mod batch;
 mod block_on;
 mod cache;
@@ -66,14 +65,10 @@ mod error_chain;
 mod hub;
 mod layout;
 mod long_texts;
-#[doc(hidden)]
-pub mod metrics;
 mod model;
 mod precision;
 mod scores;
 mod source;
-#[cfg(feature = "datafusion")]
-pub mod sql;
 mod tokenize;
 mod worker;
 

@@ -91,10 +91,9 @@ impl EmotionClassifierBuilder {
         self
     }
 
-    /// The model chosen with [`model`](Self::model), if any (the SQL functions' lazy mode reads
-    /// its labels before loading it).
-    #[cfg(feature = "datafusion")]
-    pub(crate) fn source(&self) -> Option<&ModelSource> {
+    /// The model chosen with [`model`](Self::model), if any: what a caller that reads the
+    /// model's files before building (the SQL functions read its labels) looks at.
+    pub fn source(&self) -> Option<&ModelSource> {
         self.source.as_ref()
     }
 

@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 
 pub mod hub_server;
-#[cfg(feature = "datafusion")]
-pub mod sql_table;
 
 use emotion_classifier::EmotionClassifier;
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use datafusion::common::{DataFusionError, Result};
 
-use crate::{EmotionClassifier, EmotionClassifierBuilder, ModelConfig, ModelSource};
+use emotion_classifier::{EmotionClassifier, EmotionClassifierBuilder, ModelConfig, ModelSource};
 
 /// Why the functions have no model: kept, and given to every call after a failed load.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +23,7 @@ pub enum ModelLoadError {
         dir: PathBuf,
         /// Why.
         #[source]
-        source: crate::Error,
+        source: emotion_classifier::Error,
     },
     /// The weights' labels are not the labels `config.json` had when the functions were
     /// registered (the functions' output types were planned with those).
@@ -59,7 +59,7 @@ pub(super) struct LazyModel {
 impl SqlModel {
     /// Reads the model's `config.json` (downloading a hub model's files first) and keeps
     /// `builder` to build the classifier on first use, from that same folder.
-    pub(super) fn lazy(builder: EmotionClassifierBuilder) -> crate::Result<Self> {
+    pub(super) fn lazy(builder: EmotionClassifierBuilder) -> emotion_classifier::Result<Self> {
         let source = builder
             .source()
             .cloned()

@@ -1,7 +1,7 @@
 //! The async API under tokio: many concurrent tasks, all answered, with the blocking API's
 //! scores; the `try_` calls refuse what the queue cannot hold.
 
-mod support;
+use crate::support;
 
 use emotion_classifier::{EmotionClassifier, Error};
 

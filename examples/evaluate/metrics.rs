@@ -1,8 +1,8 @@
 //! Multi-label evaluation: precision, recall and F1 per label, macro and micro F1, and
 //! per-label thresholds tuned for F1. Pure Rust, no model.
 //!
-//! Public only for the `evaluate` example (hidden from the docs): its functions expect every
-//! row of `scores` and `gold`, and `thresholds`, to have one entry per label.
+//! The `evaluate` example's own module: its functions expect every row of `scores` and `gold`,
+//! and `thresholds`, to have one entry per label.
 
 use serde::Serialize;
 

@@ -1,7 +1,7 @@
 //! Models without `tokenizer.json` (only a "slow" tokenizer's `vocab.json` + `merges.txt` or
 //! `vocab.txt`, as many hub checkpoints ship) score exactly as with the fast tokenizer file.
 
-mod support;
+use crate::support;
 
 use emotion_classifier::{EmotionClassifier, Error};
 

@@ -1,6 +1,6 @@
 //! Every loading error, triggered by a real broken copy of a model directory.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 
@@ -115,6 +115,11 @@ fn unreadable_directory_is_io_naming_the_file() {
         std::fs::copy(support::model_dir(ROBERTA).join(file), dir.join(file)).unwrap();
     }
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // The test's name as the harness lists it: its module path inside the test binary.
+    let this_test = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::unreadable_directory_is_io_naming_the_file"),
+        None => "unreadable_directory_is_io_naming_the_file".to_owned(),
+    };
     // Root reads any directory, so as root run this test again as user `nobody`.
     let mut command = if is_root {
         let mut command = std::process::Command::new("setpriv");
@@ -125,11 +130,7 @@ fn unreadable_directory_is_io_naming_the_file() {
         std::process::Command::new(std::env::current_exe().unwrap())
     };
     let output = command
-        .args([
-            "--exact",
-            "unreadable_directory_is_io_naming_the_file",
-            "--nocapture",
-        ])
+        .args(["--exact", &this_test, "--nocapture"])
         .env(UNREADABLE_DIR_ENV, &dir)
         .output()
         .expect("run the test binary again (as root this needs setpriv, from util-linux)");

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use emotion_classifier::sql::{ballista as cluster, EmotionFunctions};
 use emotion_classifier::EmotionClassifier;
+use emotion_classifier_sql::{ballista as cluster, EmotionFunctions};
 use support::sql_table;
 
 /// The SQL layer and the cluster are under test, not the model: the tiny RoBERTa.
@@ -61,7 +61,7 @@ async fn standalone_cluster_scores_equal_classify_batch() {
 async fn a_scheduler_without_the_functions_fails_with_an_explained_error() {
     // Ballista's own standalone cluster, built without the functions; only the client has them.
     let ctx = SessionContext::standalone().await.unwrap();
-    emotion_classifier::sql::register(&ctx, &client_functions());
+    emotion_classifier_sql::register(&ctx, &client_functions());
     let error = match ctx
         .sql("SELECT emotion_top(column1) FROM (VALUES ('so glad'))")
         .await

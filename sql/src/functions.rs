@@ -10,7 +10,7 @@ use datafusion::prelude::SessionContext;
 
 use super::model::SqlModel;
 use super::udf::{EmotionUdf, Output};
-use crate::{EmotionClassifier, EmotionClassifierBuilder, EmotionScores};
+use emotion_classifier::{EmotionClassifier, EmotionClassifierBuilder, EmotionScores};
 
 /// The emotion SQL functions over one classifier: build it, then [`register`] it on a
 /// `SessionContext` (or add [`EmotionFunctions::udfs`] to a `SessionStateBuilder`).
@@ -49,7 +49,7 @@ pub(super) struct UnscoredRow {
     row: usize,
     start: String,
     #[source]
-    source: crate::Error,
+    source: emotion_classifier::Error,
 }
 
 impl EmotionFunctions {
@@ -70,7 +70,7 @@ impl EmotionFunctions {
     ///
     /// # Errors
     /// Fetching a hub model, or a missing or invalid `config.json`.
-    pub fn lazy(builder: EmotionClassifierBuilder) -> crate::Result<Self> {
+    pub fn lazy(builder: EmotionClassifierBuilder) -> emotion_classifier::Result<Self> {
         Ok(Self::over(SqlModel::lazy(builder)?))
     }
 

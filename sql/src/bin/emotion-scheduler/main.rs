@@ -22,8 +22,8 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 use clap::Parser;
-use emotion_classifier::sql::{ballista::session_builder_over, EmotionFunctions};
 use emotion_classifier::{EmotionClassifier, ErrorChain, ModelSource};
+use emotion_classifier_sql::{ballista::session_builder_over, EmotionFunctions};
 use tracing_subscriber::EnvFilter;
 
 /// A Ballista scheduler with the emotion SQL functions (`emotion_scores`, `emotion_top`,

@@ -1,6 +1,6 @@
 //! The result cache, duplicate texts, dynamic batching and the worker's shutdown, on a real model.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;

@@ -1,6 +1,6 @@
 //! Texts far over the model's limit: truncated by default, or classified window by window.
 
-mod support;
+use crate::support;
 
 use emotion_classifier::{Aggregate, EmotionClassifier, Error, LongTexts};
 

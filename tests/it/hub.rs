@@ -1,7 +1,7 @@
 //! Models from a hub: a stand-in hub on 127.0.0.1 (tests/support/hub_server.rs) serves the test
 //! models in the Hugging Face URL layout; each test has its own temporary cache.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! Scores equal those of Hugging Face transformers (`../shared/reference`), one text at a time
 //! and all in one batch; and batching never changes a text's scores.
 
-mod support;
+use crate::support;
 
 use emotion_classifier::EmotionScores;
 use support::{

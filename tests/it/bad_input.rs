@@ -1,7 +1,7 @@
 //! Hostile and odd inputs: each gets scores or a typed error, never a panic, through `classify`
 //! and inside a mixed `classify_each`/`classify_batch`, with exactly one result per input.
 
-mod support;
+use crate::support;
 
 use emotion_classifier::EmotionClassifier;
 

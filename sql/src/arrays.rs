@@ -7,7 +7,7 @@ use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{exec_err, Result};
 
-use crate::EmotionScores;
+use emotion_classifier::EmotionScores;
 
 /// The texts of a string column (`Utf8`, `LargeUtf8` or `Utf8View`), `None` for `NULL`.
 pub(super) fn texts(array: &dyn Array) -> Result<Vec<Option<&str>>> {

@@ -1,6 +1,6 @@
 //! One classifier shared by many threads gives each the same scores as one thread would.
 
-mod support;
+use crate::support;
 
 use std::thread;
 

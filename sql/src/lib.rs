@@ -1,4 +1,4 @@
-//! Emotion functions for Apache DataFusion SQL (feature `datafusion`).
+//! Emotion functions for Apache DataFusion SQL, on [`emotion_classifier`].
 //!
 //! ```sql
 //! SELECT id, emotion_top(body)['label'], emotion(body, 'joy') FROM 'tickets.parquet'
@@ -9,7 +9,34 @@
 //! - `emotion(text, 'joy')`: one label's probability, `Float32`; an unknown label is a
 //!   planning error naming the model's labels.
 //!
-//! Each Arrow batch goes to [`classify_each`](crate::EmotionClassifier::classify_each) whole, so a batch gets the
+//! # Quick start
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use datafusion::prelude::{CsvReadOptions, SessionContext};
+//! use emotion_classifier::{EmotionClassifier, ModelSource};
+//! use emotion_classifier_sql::{register, EmotionFunctions};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let classifier = EmotionClassifier::builder()
+//!     .model(ModelSource::dir("models/emotion-minilm-ekman"))
+//!     .build()?;
+//! let ctx = SessionContext::new();
+//! register(&ctx, &EmotionFunctions::new(Arc::new(classifier)));
+//! ctx.register_csv("tickets", "tickets.csv", CsvReadOptions::new()).await?;
+//! let batches = ctx
+//!     .sql("SELECT body, emotion_top(body)['label'] AS emotion FROM tickets")
+//!     .await?
+//!     .collect()
+//!     .await?;
+//! println!("{}", datafusion::arrow::util::pretty::pretty_format_batches(&batches)?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Each Arrow batch goes to
+//! [`classify_each`](emotion_classifier::EmotionClassifier::classify_each) whole, so a batch gets the
 //! length-sorted planner, the cache and repeated-text deduplication. `NULL` gives `NULL`; a text
 //! the model cannot score gives `NULL` too (counted in [`SqlStats`], the first error logged),
 //! or with [`EmotionFunctions::strict`] fails the query naming the row. Text may be `Utf8`,
@@ -28,8 +55,12 @@
 //! - `udf`: the three `ScalarUDFImpl`s;
 //! - `arrays`: Arrow strings in, Arrow scores out.
 
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod arrays;
 #[cfg(feature = "ballista")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ballista")))]
 pub mod ballista;
 mod functions;
 mod model;

@@ -15,9 +15,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use emotion_classifier::metrics::{best_thresholds, evaluate, Report};
 use emotion_classifier::{EmotionClassifier, Precision};
 use indicatif::{ProgressBar, ProgressStyle};
+use metrics::{best_thresholds, evaluate, Report};
+
+mod metrics;
 
 /// Evaluate an emotion model on a labelled TSV.
 #[derive(Parser)]

@@ -23,8 +23,8 @@ use ballista_core::object_store::{runtime_env_with_s3_support, session_config_wi
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
 use ballista_executor::health::spawn_health_server;
 use clap::Parser;
-use emotion_classifier::sql::{ballista::function_registry, EmotionFunctions};
 use emotion_classifier::{EmotionClassifier, ErrorChain, ModelSource};
+use emotion_classifier_sql::{ballista::function_registry, EmotionFunctions};
 use tracing_subscriber::EnvFilter;
 
 /// A Ballista executor with the emotion SQL functions (`emotion_scores`, `emotion_top`,

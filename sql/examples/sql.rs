@@ -1,7 +1,7 @@
-//! Run SQL with the emotion functions over CSV, Parquet or JSON files (feature `datafusion`).
+//! Run SQL with the emotion functions over CSV, Parquet or JSON files.
 //!
 //! ```text
-//! cargo run --release --features datafusion --example sql -- \
+//! cargo run --release -p emotion-classifier-sql --example sql -- \
 //!     --model ../shared/models/emotion-minilm-ekman \
 //!     --make-demo target/goemotions-test.parquet \
 //!     -c "SELECT emotion_top(text)['label'] AS emotion, count(*) AS texts \
@@ -10,7 +10,7 @@
 //!
 //! Files are named in the query (`FROM 'tickets.parquet'`, `'*.csv'`, `'logs.json'`), or
 //! written with `COPY (SELECT ...) TO 'out.parquet'`. The functions are `emotion_scores(text)`,
-//! `emotion_top(text)` and `emotion(text, 'joy')`; see `emotion_classifier::sql`. A progress
+//! `emotion_top(text)` and `emotion(text, 'joy')`; see `emotion_classifier_sql`. A progress
 //! line on stderr counts the texts scored and their rate. `--make-demo PATH` first writes the
 //! GoEmotions Ekman test split (`id`, `text`) to a Parquet file, for a demo without data of
 //! your own. `--strict` fails the query on a text the model cannot score (default: `NULL`).
@@ -21,7 +21,7 @@
 //! one inside this process; see `docs/BALLISTA.md`:
 //!
 //! ```text
-//! cargo run --release --features ballista --example sql -- --remote df://127.0.0.1:50050 \
+//! cargo run --release -p emotion-classifier-sql --features ballista --example sql -- --remote df://127.0.0.1:50050 \
 //!     --model ../shared/models/emotion-minilm-ekman \
 //!     -c "SELECT emotion_top(text)['label'], count(*) FROM '$PWD/target/goemotions-test.parquet' GROUP BY 1"
 //! ```
@@ -38,8 +38,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use emotion_classifier::sql::{register, EmotionFunctions};
 use emotion_classifier::{EmotionClassifier, ModelSource};
+use emotion_classifier_sql::{register, EmotionFunctions};
 
 /// Run SQL with emotion functions over files.
 #[derive(Parser)]
@@ -138,14 +138,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for statement in args.command.split(';').filter(|s| !s.trim().is_empty()) {
         // `run`: an input error names the files; a failed COPY leaves no partial output.
         outcome = async {
-            let batches = emotion_classifier::sql::run(&ctx, statement).await?;
+            let batches = emotion_classifier_sql::run(&ctx, statement).await?;
             println!("{}", pretty_format_batches(&batches)?);
             Ok(())
         }
         .await;
         if let Err(e) = outcome {
             #[cfg(feature = "ballista")]
-            let e = emotion_classifier::sql::ballista::explain(e);
+            let e = emotion_classifier_sql::ballista::explain(e);
             outcome = Err(e);
             break;
         }
@@ -183,8 +183,8 @@ async fn context(
             config = config.with_target_partitions(partitions);
         }
         return match &args.remote {
-            Some(url) => emotion_classifier::sql::ballista::remote(url, config, functions).await,
-            None => emotion_classifier::sql::ballista::standalone(config, functions).await,
+            Some(url) => emotion_classifier_sql::ballista::remote(url, config, functions).await,
+            None => emotion_classifier_sql::ballista::standalone(config, functions).await,
         }
         .map(SessionContext::enable_url_table);
     }

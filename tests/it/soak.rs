@@ -8,7 +8,7 @@
 //! GEMM kernels' blocking depends on the batch's shape, which moves the last bits. This tiny random-weight model (weights ~N(0, 0.5)) amplifies
 //! that to about 2e-5; the real MiniLM stays under 1e-6.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::thread;

@@ -1,7 +1,6 @@
-//! The DataFusion SQL functions (feature `datafusion`): scores equal `classify_batch`'s over a
+//! The DataFusion SQL functions: scores equal `classify_batch`'s over a
 //! Parquet table of the 5,427 GoEmotions Ekman test texts in 4 partitions, NULLs stay NULL,
 //! row counts are exact; planning errors and unscorable texts behave as documented.
-#![cfg(feature = "datafusion")]
 
 mod support;
 
@@ -14,8 +13,8 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray, StructA
 use datafusion::arrow::datatypes::{DataType, Field, Float32Type, Schema};
 use datafusion::physical_plan::ExecutionPlanProperties;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use emotion_classifier::sql::{register, EmotionFunctions, ModelLoadError};
 use emotion_classifier::EmotionClassifier;
+use emotion_classifier_sql::{register, EmotionFunctions, ModelLoadError};
 
 /// The tiny RoBERTa (the SQL layer is under test, not the model; the real MiniLM would make
 /// this test minutes long in a debug build), with or without the result cache.
@@ -248,7 +247,7 @@ async fn a_csv_with_invalid_utf8_fails_naming_the_file_and_writes_nothing() {
             out.display()
         )
     };
-    let error = emotion_classifier::sql::run(&ctx, &copy(&csv))
+    let error = emotion_classifier_sql::run(&ctx, &copy(&csv))
         .await
         .expect_err("invalid UTF-8 fails the query")
         .to_string();
@@ -262,7 +261,7 @@ async fn a_csv_with_invalid_utf8_fails_naming_the_file_and_writes_nothing() {
     // The same COPY over good input writes every row.
     let good = dir.path().join("good.csv");
     std::fs::write(&good, "id,body\n1,fine\n2,great\n").unwrap();
-    let counts = emotion_classifier::sql::run(&ctx, &copy(&good))
+    let counts = emotion_classifier_sql::run(&ctx, &copy(&good))
         .await
         .unwrap();
     let written = counts[0]

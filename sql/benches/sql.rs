@@ -1,12 +1,13 @@
-//! The DataFusion path against `classify_batch` on the same texts, in one run (feature
-//! `datafusion`): the 5,427 Ekman test texts from Parquet through `emotion_scores`, as one file
+//! The DataFusion path against `classify_batch` on the same texts, in one run: the 5,427 Ekman test texts from Parquet through `emotion_scores`, as one file
 //! (one partition) and as four files (four partitions), and the same scan without the model
 //! (what the query engine and Parquet cost alone). Cache off everywhere.
 //!
 //! ```text
-//! cargo bench --features datafusion --bench sql
+//! cargo bench -p emotion-classifier-sql --bench sql
 //! ```
 
+// The core crate's bench helpers (model and data paths, seeded inputs, the CPU line).
+#[path = "../../benches/common/mod.rs"]
 mod common;
 
 use std::path::Path;
@@ -17,7 +18,7 @@ use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use emotion_classifier::sql::{register, EmotionFunctions};
+use emotion_classifier_sql::{register, EmotionFunctions};
 
 /// `texts` as `files` Parquet files (one `text` column) in `dir`.
 fn write_parquet(dir: &Path, texts: &[String], files: usize) {
