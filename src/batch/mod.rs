@@ -12,6 +12,7 @@
 
 mod padded;
 mod plan;
+mod tokens;
 
-pub(crate) use padded::PaddedBatch;
 pub use plan::{plan_batches, BatchLimits};
+pub(crate) use tokens::TokenBatch;

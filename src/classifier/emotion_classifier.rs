@@ -77,7 +77,6 @@ impl EmotionClassifier {
             networks,
             Some(settings.threads),
             settings.batching,
-            config.pad_token_id(),
             settings.max_queued,
         )?;
         Ok(Self {

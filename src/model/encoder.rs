@@ -23,6 +23,7 @@ use super::names::Names;
 use super::params::Params;
 use super::small_pass::{RowsPass, SMALL_PASS_TOKENS};
 use super::unpadded::TokenLayout;
+use crate::batch::TokenBatch;
 use crate::config::{Architecture, ModelConfig};
 use crate::cpu::attention::{Heads, Queries};
 use crate::cpu::team::Session;
@@ -152,27 +153,15 @@ impl Encoder {
     /// at least one token; `None` for the tensor path.
     ///
     /// [`small_pass`]: super::small_pass
-    fn small_pass_texts(&self, mask: &Tensor, x: &Tensor) -> Result<Option<Vec<Range<usize>>>> {
-        let rows = x.size().first().copied().unwrap_or(0);
-        let fits = usize::try_from(rows).is_ok_and(|rows| rows <= SMALL_PASS_TOKENS)
+    fn small_pass_texts(&self, batch: &TokenBatch, x: &Tensor) -> Option<Vec<Range<usize>>> {
+        let fits = batch.ids().len() <= SMALL_PASS_TOKENS
+            && self.small_passes
             && self.has_split_weights()
             && self.activation == Activation::Gelu
             && x.kind() == Kind::Float
-            && x.device() == Device::Cpu;
-        if !fits || !self.small_passes {
-            return Ok(None);
-        }
-        let lengths = Vec::<i64>::try_from(mask.f_sum_dim_intlist(1, false, Kind::Int64)?)?;
-        let mut texts = Vec::with_capacity(lengths.len());
-        let mut start = 0usize;
-        for length in lengths {
-            let Some(length) = usize::try_from(length).ok().filter(|&length| length > 0) else {
-                return Ok(None);
-            };
-            texts.push(start..start + length);
-            start += length;
-        }
-        Ok((i64::try_from(start) == Ok(rows)).then_some(texts))
+            && x.device() == Device::Cpu
+            && batch.lengths().all(|length| length > 0);
+        fits.then(|| batch.offsets().windows(2).map(|w| w[0]..w[1]).collect())
     }
 
     /// The layers and head on rows, for a small pass (see [`small_pass`](super::small_pass)).
@@ -218,55 +207,57 @@ impl Encoder {
         &self.word_embeddings
     }
 
-    /// Logits `[batch, labels]` for int64 `ids` and `mask` of shape `[batch, length]`, padded on
-    /// the right. Only real tokens go through the linear layers (see [`TokenLayout`]). With a
-    /// `team`, the layers' products run their column blocks on its threads at once.
-    pub(crate) fn forward(
-        &self,
-        ids: &Tensor,
-        mask: &Tensor,
-        team: Option<&Session>,
-    ) -> Result<Tensor> {
-        let (batch, length) = ids.size2()?;
-        let layout = TokenLayout::new(mask)?;
-        let positions = match self.roberta_padding {
-            Some(pad) => mask
-                .f_cumsum(1, Kind::Int64)?
-                .f_mul(mask)?
-                .f_add_scalar(pad)?,
-            None => Tensor::f_arange(length, (Kind::Int64, ids.device()))?
-                .f_unsqueeze(0)?
-                .f_expand([batch, length], false)?,
-        };
-        let embedded =
-            Tensor::f_embedding(&self.word_embeddings, &layout.pack(ids)?, -1, false, false)?
-                .f_add(&Tensor::f_embedding(
-                    &self.position_embeddings,
-                    &layout.pack(&positions)?,
-                    -1,
-                    false,
-                    false,
-                )?)?;
+    /// Logits `[batch, labels]` for `batch`'s texts (token ids with offsets). Only real tokens
+    /// go through the linear layers; attention spreads them out to the longest text (see
+    /// [`TokenLayout`]). With a `team`, the layers' products run their column blocks on its
+    /// threads at once.
+    pub(crate) fn forward(&self, batch: &TokenBatch, team: Option<&Session>) -> Result<Tensor> {
+        let device = self.word_embeddings.device();
+        let layout = TokenLayout::new(batch, device)?;
+        let (rows, length) = (layout.batch(), layout.length());
+        let ids: Vec<i64> = batch.ids().iter().map(|&id| i64::from(id)).collect();
+        // Each real token's position: RoBERTa counts from `pad_token_id + 1`, the others from 0.
+        let first_position = self.roberta_padding.map_or(0, |pad| pad + 1);
+        let positions: Vec<i64> = batch
+            .lengths()
+            .flat_map(|len| (0..len as i64).map(move |p| first_position + p))
+            .collect();
+        let embedded = Tensor::f_embedding(
+            &self.word_embeddings,
+            &Tensor::f_from_slice(&ids)?.f_to_device(device)?,
+            -1,
+            false,
+            false,
+        )?
+        .f_add(&Tensor::f_embedding(
+            &self.position_embeddings,
+            &Tensor::f_from_slice(&positions)?.f_to_device(device)?,
+            -1,
+            false,
+            false,
+        )?)?;
         // `[tokens, hidden]`: the real tokens of every text, one after the other.
         let mut x = self.embedding_norm.forward(&embedded)?;
-        if let Some(texts) = self.small_pass_texts(mask, &x)? {
+        if let Some(texts) = self.small_pass_texts(batch, &x) {
             return self.forward_small(&x, texts, team);
         }
         // Additive mask, one row per (text, head): 0 on real tokens, -1e9 on padding (exp
         // underflows to exactly 0).
         let kind = self.word_embeddings.kind();
-        let blocked = mask
+        let blocked: Vec<f32> = batch
+            .lengths()
+            .flat_map(|len| (0..length as usize).map(move |c| if c < len { 0.0 } else { -1e9 }))
+            .collect();
+        let blocked = Tensor::f_from_slice(&blocked)?
+            .f_to_device(device)?
             .f_to_kind(kind)?
-            .f_neg()?
-            .f_add_scalar(1.0)?
-            .f_mul_scalar(-1e9)?
-            .f_view([batch, 1, 1, length])?
-            .f_expand([batch, self.heads, 1, length], false)?
-            .f_reshape([batch * self.heads, 1, length])?;
+            .f_view([rows, 1, 1, length])?
+            .f_expand([rows, self.heads, 1, length], false)?
+            .f_reshape([rows * self.heads, 1, length])?;
         let pass = Pass {
             layout,
             blocked,
-            batch,
+            batch: rows,
             length,
             heads: self.heads,
             head_size: self.hidden / self.heads,

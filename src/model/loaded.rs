@@ -89,7 +89,7 @@ mod tests {
     use tch::Device;
 
     use super::*;
-    use crate::batch::PaddedBatch;
+    use crate::batch::TokenBatch;
     use crate::precision::Precision;
 
     #[test]
@@ -136,7 +136,7 @@ mod tests {
                 .iter()
                 .map(|t| model.encoder.encode(t).unwrap().remove(0))
                 .collect();
-            let batch = PaddedBatch::new(&sequences, model.config.pad_token_id());
+            let batch = TokenBatch::new(&sequences);
             let first = model.networks[0].batch_logits(&batch, None).unwrap();
             assert_eq!(first.len(), 2);
             for network in &model.networks[1..] {

@@ -8,7 +8,7 @@ use super::encoder::{Encoder, EncoderShape};
 use super::library::LibraryNetwork;
 use super::names;
 use super::params::{Matrices, Params};
-use crate::batch::PaddedBatch;
+use crate::batch::TokenBatch;
 use crate::checkpoint::Weights;
 use crate::config::{ModelConfig, NetworkConfig};
 use crate::cpu::team::Session;
@@ -35,6 +35,8 @@ pub(crate) struct Network {
     body: Body,
     labels: usize,
     device: Device,
+    /// The id a padded batch pads with, for the networks that take one.
+    pad_id: i64,
 }
 
 /// The code that runs the network.
@@ -114,6 +116,7 @@ impl Network {
                     )?)),
                     labels: config.labels().len(),
                     device,
+                    pad_id: config.pad_token_id(),
                 })
             })
             .collect()
@@ -140,35 +143,39 @@ impl Network {
         }
     }
 
-    /// Logits of shape `[batch, labels]` for padded token ids and their attention mask, both
-    /// `[batch, length]` int64. The fused encoder splits its products over `team`'s threads.
-    fn logits(&self, ids: &Tensor, mask: &Tensor, team: Option<&Session>) -> Result<Tensor> {
+    /// Logits of shape `[batch, labels]` for `batch`'s texts: the fused encoder takes the
+    /// token ids and offsets as they are (and splits its products over `team`'s threads); the
+    /// other networks get the texts padded to the longest, with an attention mask.
+    fn logits(&self, batch: &TokenBatch, team: Option<&Session>) -> Result<Tensor> {
         tch::no_grad(|| match &self.body {
-            Body::Fused(encoder) => encoder.forward(ids, mask, team),
-            Body::Library(network) => network.forward(ids, mask),
+            Body::Fused(encoder) => encoder.forward(batch, team),
+            Body::Library(network) => {
+                let padded = batch.padded(self.pad_id);
+                let shape = [padded.rows as i64, padded.columns as i64];
+                let mut ids = Tensor::f_from_slice(&padded.ids)?.f_view(shape)?;
+                let mut mask = Tensor::f_from_slice(&padded.mask)?.f_view(shape)?;
+                if self.device != Device::Cpu {
+                    ids = ids.f_to_device(self.device)?;
+                    mask = mask.f_to_device(self.device)?;
+                }
+                network.forward(&ids, &mask)
+            }
         })
     }
 
-    /// Logits for a padded batch, one row per text with one value per label; `team`, if any,
+    /// Logits for a pass's texts, one row per text with one value per label; `team`, if any,
     /// takes a share of each product (see [`Network::splits_products`]).
     pub(crate) fn batch_logits(
         &self,
-        batch: &PaddedBatch,
+        batch: &TokenBatch,
         team: Option<&Session>,
     ) -> Result<Vec<Vec<f32>>> {
         let labels = self.labels;
-        if batch.rows == 0 || labels == 0 {
+        if batch.rows() == 0 || labels == 0 {
             return Ok(Vec::new());
         }
-        let shape = [batch.rows as i64, batch.columns as i64];
-        let mut ids = Tensor::f_from_slice(&batch.ids)?.f_view(shape)?;
-        let mut mask = Tensor::f_from_slice(&batch.mask)?.f_view(shape)?;
-        if self.device != Device::Cpu {
-            ids = ids.f_to_device(self.device)?;
-            mask = mask.f_to_device(self.device)?;
-        }
         let logits = self
-            .logits(&ids, &mask, team)?
+            .logits(batch, team)?
             .f_to_device(Device::Cpu)?
             .f_to_kind(Kind::Float)?
             .f_contiguous()?;
@@ -221,6 +228,7 @@ fn load_library(
                 )?)),
                 labels: config.labels().len(),
                 device,
+                pad_id: config.pad_token_id(),
             })
         })
         .collect()

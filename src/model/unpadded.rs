@@ -1,4 +1,4 @@
-//! Running a padded batch without its padding: only real tokens go through the linear layers.
+//! Running a batch without padding: only real tokens go through the linear layers.
 //!
 //! Everything in a transformer layer except attention works on each token alone, so the
 //! encoder keeps the batch as `[tokens, hidden]`, the real tokens of every text one after the
@@ -14,11 +14,12 @@
 //! score, so it gets a weight of exactly 0 whatever its (finite) values are, and what padding
 //! queries attend to is dropped by [`TokenLayout::pack`].
 
-use tch::{Kind, Tensor};
+use tch::{Device, Tensor};
 
+use crate::batch::TokenBatch;
 use crate::error::Result;
 
-/// Where a right-padded batch's real tokens are.
+/// Where a batch's real tokens are in its right-padded form (each text padded to the longest).
 pub(super) struct TokenLayout {
     batch: i64,
     length: i64,
@@ -38,32 +39,63 @@ struct Gathers {
 }
 
 impl TokenLayout {
-    /// The layout of a right-padded `mask` (`[batch, length]`, 1 on real tokens).
-    pub(super) fn new(mask: &Tensor) -> Result<Self> {
-        let (batch, length) = mask.size2()?;
-        let lengths = mask.f_sum_dim_intlist(1, false, Kind::Int64)?;
-        // Exclusive prefix sum of the lengths: where each text starts among the real tokens.
-        let firsts = lengths.f_cumsum(0, Kind::Int64)?.f_sub(&lengths)?;
-        let flat = mask.f_reshape([-1])?;
-        let real = flat.f_nonzero()?.f_reshape([-1])?;
-        let padded = real.size().first().copied() != Some(batch * length);
-        let padding = if padded {
-            // Real tokens up to and including each slot, minus one: a real token's own row, and
-            // for padding (right of its text's tokens) its text's last real token.
-            let spread = flat
-                .f_cumsum(0, Kind::Int64)?
-                .f_sub_scalar(1)?
-                .f_clamp_min(0)?;
-            Some(Gathers { real, spread })
+    /// The layout of `batch`'s texts padded to the longest, from their lengths (no mask), with
+    /// its index tensors on `device`.
+    pub(super) fn new(batch: &TokenBatch, device: Device) -> Result<Self> {
+        let rows = batch.rows();
+        let length = batch.longest();
+        let offsets = batch.offsets();
+        let index = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
+        let on_device = |values: &[i64]| -> Result<Tensor> {
+            Ok(Tensor::f_from_slice(values)?.f_to_device(device)?)
+        };
+        let firsts: Vec<i64> = offsets[..rows].iter().map(|&o| index(o)).collect();
+        let padding = if batch.ids().len() != rows * length {
+            // Flat indices (`row * length + column`) of the real tokens, in order.
+            let real: Vec<i64> = batch
+                .lengths()
+                .enumerate()
+                .flat_map(|(row, len)| (0..len).map(move |c| index(row * length + c)))
+                .collect();
+            // For every slot, the real token it reads: its own, or for padding (right of its
+            // text's tokens) its text's last real token (the one before, for an empty text).
+            let spread: Vec<i64> = batch
+                .lengths()
+                .enumerate()
+                .flat_map(|(row, len)| {
+                    let start = offsets[row];
+                    (0..length).map(move |c| {
+                        index(if c < len {
+                            start + c
+                        } else {
+                            (start + len).saturating_sub(1)
+                        })
+                    })
+                })
+                .collect();
+            Some(Gathers {
+                real: on_device(&real)?,
+                spread: on_device(&spread)?,
+            })
         } else {
             None
         };
         Ok(Self {
-            batch,
-            length,
+            batch: index(rows),
+            length: index(length),
             padding,
-            firsts,
+            firsts: on_device(&firsts)?,
         })
+    }
+
+    /// How many texts.
+    pub(super) fn batch(&self) -> i64 {
+        self.batch
+    }
+
+    /// The longest text's length, which the others are padded to for attention.
+    pub(super) fn length(&self) -> i64 {
+        self.length
     }
 
     /// `values` of shape `[batch, length, ...]` for the real tokens only: `[tokens, ...]`.
@@ -96,18 +128,19 @@ impl TokenLayout {
 
 #[cfg(test)]
 mod tests {
-    use tch::Device;
+    use tch::Kind;
 
     use super::*;
 
-    fn mask(rows: &[&[i64]]) -> Tensor {
-        let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-        Tensor::from_slice(&flat).view([rows.len() as i64, -1])
+    /// The layout of texts of these lengths.
+    fn layout(lengths: &[usize]) -> TokenLayout {
+        let texts: Vec<Vec<u32>> = lengths.iter().map(|&n| vec![7; n]).collect();
+        TokenLayout::new(&TokenBatch::new(&texts), Device::Cpu).unwrap()
     }
 
     #[test]
     fn packs_real_tokens_in_order_and_unpacks_padding_as_its_texts_last_token() {
-        let layout = TokenLayout::new(&mask(&[&[1, 1, 1], &[1, 0, 0], &[1, 1, 0]])).unwrap();
+        let layout = layout(&[3, 1, 2]);
         // Value of (row r, column c) = 10 r + c, one channel.
         let values =
             Tensor::from_slice(&[0f32, 1., 2., 10., 11., 12., 20., 21., 22.]).view([3, 3, 1]);
@@ -131,7 +164,7 @@ mod tests {
 
     #[test]
     fn a_batch_without_padding_is_only_reshaped() {
-        let layout = TokenLayout::new(&mask(&[&[1, 1], &[1, 1]])).unwrap();
+        let layout = layout(&[2, 2]);
         assert!(layout.padding.is_none());
         let values = Tensor::arange(8, (Kind::Float, Device::Cpu)).view([2, 2, 2]);
         let packed = layout.pack(&values).unwrap();

@@ -1,14 +1,14 @@
 //! What the worker runs.
 
-use crate::batch::PaddedBatch;
+use crate::batch::TokenBatch;
 use crate::cpu::team::Session;
 use crate::error::Result;
 
-/// Turns a padded batch into one row of logits per text.
+/// Turns a pass's texts (token ids with offsets, no padding) into one row of logits per text.
 pub(crate) trait Engine: Send + 'static {
     /// Logits for every row of `batch`, in order. `team`, when the pass has one, takes a share
     /// of its products (only given to an engine that [`splits_products`](Self::splits_products)).
-    fn logits(&mut self, batch: &PaddedBatch, team: Option<&Session>) -> Result<Vec<Vec<f32>>>;
+    fn logits(&mut self, batch: &TokenBatch, team: Option<&Session>) -> Result<Vec<Vec<f32>>>;
 
     /// Sets the intra-op threads of the calling (worker) thread for the passes that follow.
     fn set_threads(&mut self, _threads: i32) {}
@@ -24,7 +24,7 @@ pub(crate) trait Engine: Send + 'static {
 }
 
 impl Engine for crate::model::Network {
-    fn logits(&mut self, batch: &PaddedBatch, team: Option<&Session>) -> Result<Vec<Vec<f32>>> {
+    fn logits(&mut self, batch: &TokenBatch, team: Option<&Session>) -> Result<Vec<Vec<f32>>> {
         self.batch_logits(batch, team)
     }
 

@@ -54,8 +54,8 @@ impl WorkerHandle {
     /// # Errors
     /// [`Error::WorkerSpawn`] if the thread cannot be spawned.
     #[cfg(test)]
-    pub(crate) fn spawn<E: Engine>(engine: E, batching: Batching, pad_id: i64) -> Result<Self> {
-        Self::spawn_pool(vec![engine], None, batching, pad_id, DEFAULT_MAX_QUEUED)
+    pub(crate) fn spawn<E: Engine>(engine: E, batching: Batching) -> Result<Self> {
+        Self::spawn_pool(vec![engine], None, batching, DEFAULT_MAX_QUEUED)
     }
 
     /// Starts one worker thread per engine, all taking jobs from one queue. With `threads` (the
@@ -70,7 +70,6 @@ impl WorkerHandle {
         engines: Vec<E>,
         threads: Option<i32>,
         batching: Batching,
-        pad_id: i64,
         max_queued: usize,
     ) -> Result<Self> {
         // crossbeam's channel: several workers receive from one queue (std's mpsc has one
@@ -100,7 +99,6 @@ impl WorkerHandle {
                         engine,
                         &receiver,
                         batching,
-                        pad_id,
                         cores.as_deref(),
                         team.as_deref(),
                         &pass_counters,

@@ -11,7 +11,7 @@ use super::batching::Batching;
 use super::engine::Engine;
 use super::handle::WorkerHandle;
 use super::queue::Admission;
-use crate::batch::{BatchLimits, PaddedBatch};
+use crate::batch::{BatchLimits, TokenBatch};
 use crate::error::{Error, Result};
 
 /// Answers each row with its first id, after `delay` per pass; counts the rows it ran.
@@ -23,13 +23,13 @@ struct Slow {
 impl Engine for Slow {
     fn logits(
         &mut self,
-        batch: &PaddedBatch,
+        batch: &TokenBatch,
         _: Option<&crate::cpu::team::Session>,
     ) -> Result<Vec<Vec<f32>>> {
         thread::sleep(self.delay);
-        self.rows.fetch_add(batch.rows, Ordering::Relaxed);
-        Ok((0..batch.rows)
-            .map(|r| vec![batch.ids[r * batch.columns] as f32])
+        self.rows.fetch_add(batch.rows(), Ordering::Relaxed);
+        Ok((0..batch.rows())
+            .map(|r| vec![batch.text(r)[0] as f32])
             .collect())
     }
 }
@@ -47,7 +47,7 @@ fn slow_pool(workers: usize, delay_ms: u64, max_queued: usize) -> (WorkerHandle,
         dynamic: true,
         max_wait: Duration::ZERO,
     };
-    let pool = WorkerHandle::spawn_pool(engines, None, batching, 0, max_queued).unwrap();
+    let pool = WorkerHandle::spawn_pool(engines, None, batching, max_queued).unwrap();
     (pool, rows)
 }
 

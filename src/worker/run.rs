@@ -15,7 +15,7 @@ use super::cores::{Busy, CoreShare};
 use super::engine::Engine;
 use super::job::{Job, Message, RowResult};
 use super::stats::{PassCounters, PassRecord};
-use crate::batch::{plan_batches, PaddedBatch};
+use crate::batch::{plan_batches, TokenBatch};
 use crate::cpu::team::{Session, Team};
 
 /// Runs jobs until every handle is dropped or one sends [`Message::Stop`]. With `cores`, sets
@@ -26,7 +26,6 @@ pub(super) fn run<E: Engine>(
     mut engine: E,
     receiver: &Receiver<Message>,
     batching: Batching,
-    pad_id: i64,
     cores: Option<&CoreShare>,
     team: Option<&Team>,
     counters: &PassCounters,
@@ -76,7 +75,7 @@ pub(super) fn run<E: Engine>(
             _busy: busy,
             session,
         };
-        run_jobs(&mut engine, jobs, batching, pad_id, hold, counters);
+        run_jobs(&mut engine, jobs, batching, hold, counters);
     }
 }
 
@@ -134,7 +133,6 @@ fn run_jobs<E: Engine>(
     engine: &mut E,
     jobs: Vec<Job>,
     batching: Batching,
-    pad_id: i64,
     hold: Hold<'_>,
     counters: &PassCounters,
 ) {
@@ -157,13 +155,13 @@ fn run_jobs<E: Engine>(
             .iter()
             .map(|&i| jobs[rows[i].0].sequences[rows[i].1].as_slice())
             .collect();
-        let padded = PaddedBatch::new(&sequences, pad_id);
+        let tokens = TokenBatch::new(&sequences);
         let start = Instant::now();
-        let outcome = engine.logits(&padded, hold.session.as_ref());
+        let outcome = engine.logits(&tokens, hold.session.as_ref());
         counters.record(&PassRecord {
-            sequences: padded.rows,
-            tokens: batch.iter().map(|&i| lengths[i]).sum(),
-            padded_tokens: padded.rows * padded.columns,
+            sequences: tokens.rows(),
+            tokens: tokens.ids().len(),
+            padded_tokens: tokens.rows() * tokens.longest(),
             time: start.elapsed(),
         });
         match outcome {
@@ -216,14 +214,13 @@ mod tests {
     }
 
     impl Engine for Echo {
-        fn logits(&mut self, batch: &PaddedBatch, _: Option<&Session>) -> Result<Vec<Vec<f32>>> {
+        fn logits(&mut self, batch: &TokenBatch, _: Option<&Session>) -> Result<Vec<Vec<f32>>> {
             thread::sleep(self.delay);
-            self.batch_sizes.lock().unwrap().push(batch.rows);
-            Ok((0..batch.rows)
+            self.batch_sizes.lock().unwrap().push(batch.rows());
+            Ok((0..batch.rows())
                 .map(|r| {
-                    let row = &batch.mask[r * batch.columns..(r + 1) * batch.columns];
-                    let len = row.iter().sum::<i64>();
-                    vec![batch.ids[r * batch.columns] as f32, len as f32]
+                    let text = batch.text(r);
+                    vec![text[0] as f32, text.len() as f32]
                 })
                 .collect())
         }
@@ -233,14 +230,14 @@ mod tests {
     struct Faulty;
 
     impl Engine for Faulty {
-        fn logits(&mut self, batch: &PaddedBatch, _: Option<&Session>) -> Result<Vec<Vec<f32>>> {
-            if batch.ids.contains(&999) {
+        fn logits(&mut self, batch: &TokenBatch, _: Option<&Session>) -> Result<Vec<Vec<f32>>> {
+            if batch.ids().contains(&999) {
                 panic!("engine crashed");
             }
-            if batch.ids.contains(&666) {
+            if batch.ids().contains(&666) {
                 return Err(tch::TchError::Torch("bad batch".into()).into());
             }
-            Ok(vec![vec![1.0]; batch.rows])
+            Ok(vec![vec![1.0]; batch.rows()])
         }
     }
 
@@ -259,7 +256,7 @@ mod tests {
             delay: Duration::from_millis(delay_ms),
         };
         (
-            WorkerHandle::spawn(engine, batching(dynamic, 64), 0).unwrap(),
+            WorkerHandle::spawn(engine, batching(dynamic, 64)).unwrap(),
             sizes,
         )
     }
@@ -336,14 +333,14 @@ mod tests {
     }
 
     impl Engine for Overlap {
-        fn logits(&mut self, batch: &PaddedBatch, _: Option<&Session>) -> Result<Vec<Vec<f32>>> {
+        fn logits(&mut self, batch: &TokenBatch, _: Option<&Session>) -> Result<Vec<Vec<f32>>> {
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
             thread::sleep(Duration::from_millis(5));
             self.running.fetch_sub(1, Ordering::SeqCst);
             self.passes.fetch_add(1, Ordering::SeqCst);
-            Ok((0..batch.rows)
-                .map(|r| vec![batch.ids[r * batch.columns] as f32])
+            Ok((0..batch.rows())
+                .map(|r| vec![batch.text(r)[0] as f32])
                 .collect())
         }
     }
@@ -358,8 +355,7 @@ mod tests {
                 passes: Arc::clone(&passes),
             })
             .collect();
-        let pool =
-            WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0, 4096).unwrap();
+        let pool = WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 4096).unwrap();
         thread::scope(|s| {
             for t in 0..4u32 {
                 let pool = pool.clone();
@@ -396,7 +392,7 @@ mod tests {
     }
 
     impl Engine for ThreadRecorder {
-        fn logits(&mut self, batch: &PaddedBatch, team: Option<&Session>) -> Result<Vec<Vec<f32>>> {
+        fn logits(&mut self, batch: &TokenBatch, team: Option<&Session>) -> Result<Vec<Vec<f32>>> {
             let others = self.running.fetch_add(1, Ordering::SeqCst);
             self.seen
                 .lock()
@@ -418,7 +414,7 @@ mod tests {
                 thread::sleep(Duration::from_millis(5));
             }
             self.running.fetch_sub(1, Ordering::SeqCst);
-            Ok(vec![vec![0.0]; batch.rows])
+            Ok(vec![vec![0.0]; batch.rows()])
         }
 
         fn set_threads(&mut self, threads: i32) {
@@ -463,8 +459,7 @@ mod tests {
     #[test]
     fn a_lone_pass_gets_the_whole_pools_threads_and_overlapping_passes_their_share() {
         let (engines, seen) = recorders(false);
-        let pool =
-            WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0, 4096).unwrap();
+        let pool = WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 4096).unwrap();
         // One caller at a time: every pass runs alone, on both workers' threads.
         for _ in 0..6 {
             pool.submit(vec![vec![1]]).unwrap().wait().unwrap();
@@ -491,8 +486,7 @@ mod tests {
         let cores = thread::available_parallelism().map_or(1, usize::from);
         assert!(cores >= 2, "needs two cores for a team; has {cores}");
         let (engines, seen) = recorders(true);
-        let pool =
-            WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 0, 4096).unwrap();
+        let pool = WorkerHandle::spawn_pool(engines, Some(2), batching(false, 64), 4096).unwrap();
         for _ in 0..6 {
             pool.submit(vec![vec![1]]).unwrap().wait().unwrap();
         }
@@ -559,7 +553,7 @@ mod tests {
 
     #[test]
     fn a_failed_batch_fails_only_its_rows() {
-        let worker = WorkerHandle::spawn(Faulty, batching(false, 1), 0).unwrap();
+        let worker = WorkerHandle::spawn(Faulty, batching(false, 1)).unwrap();
         let answer = worker
             .submit(vec![vec![1, 2], vec![666], vec![3]])
             .unwrap()
@@ -575,7 +569,7 @@ mod tests {
 
     #[test]
     fn a_dead_worker_fails_every_waiting_and_later_caller() {
-        let worker = WorkerHandle::spawn(Faulty, batching(true, 64), 0).unwrap();
+        let worker = WorkerHandle::spawn(Faulty, batching(true, 64)).unwrap();
         // Queue work behind the job that kills the worker.
         let doomed = worker.submit(vec![vec![999]]).unwrap();
         let queued: Vec<_> = (0..5).map(|_| worker.submit(vec![vec![1]])).collect();
