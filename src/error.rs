@@ -8,6 +8,12 @@ use crate::hub::HubError;
 ///
 /// Each variant names the file, tensor or option involved and keeps the underlying error as its
 /// [`source`](std::error::Error::source), so nothing is lost to a string.
+///
+/// Third-party types: the only one in a field is `serde_json::Error` ([`Error::InvalidConfig`]),
+/// kept because serde_json is stable at 1.x and a caller may want its line and column. libtorch's
+/// and the tokenizers crate's errors are kept whole but boxed ([`BoxedSource`]), so that tch's
+/// and tokenizers' versions (both pre-1.0, both bumped with libtorch or the tokenizer format)
+/// are not part of this API; `source()` reaches them, and `downcast_ref` gets them back.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

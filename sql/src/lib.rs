@@ -54,6 +54,12 @@
 //! - [`ballista`] (feature `ballista`): the functions on an Apache DataFusion Ballista cluster.
 //! - `udf`: the three `ScalarUDFImpl`s;
 //! - `arrays`: Arrow strings in, Arrow scores out.
+//!
+//! DataFusion's and Ballista's types (`SessionContext`, `SessionStateBuilder`, `ScalarUDF`,
+//! `SessionConfig`, `DataFusionError`) are this crate's API on purpose: it is a DataFusion
+//! extension, used from the caller's own DataFusion session, so it follows DataFusion's major
+//! version (55 today) and changes its own version when that changes. The classifier crate has
+//! none of them.
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
