@@ -213,8 +213,6 @@ impl Encoder {
     /// threads at once.
     pub(crate) fn forward(&self, batch: &TokenBatch, team: Option<&Session>) -> Result<Tensor> {
         let device = self.word_embeddings.device();
-        let layout = TokenLayout::new(batch, device)?;
-        let (rows, length) = (layout.batch(), layout.length());
         let ids: Vec<i64> = batch.ids().iter().map(|&id| i64::from(id)).collect();
         // Each real token's position: RoBERTa counts from `pad_token_id + 1`, the others from 0.
         let first_position = self.roberta_padding.map_or(0, |pad| pad + 1);
@@ -241,6 +239,9 @@ impl Encoder {
         if let Some(texts) = self.small_pass_texts(batch, &x) {
             return self.forward_small(&x, texts, team);
         }
+        // Only the tensor path spreads tokens out for attention, so only it needs the layout.
+        let layout = TokenLayout::new(batch, device)?;
+        let (rows, length) = (layout.batch(), layout.length());
         // Additive mask, one row per (text, head): 0 on real tokens, -1e9 on padding (exp
         // underflows to exactly 0).
         let kind = self.word_embeddings.kind();
