@@ -19,8 +19,15 @@ fn assert_matches(model: &str, how: &str, reference: &Reference, got: &EmotionSc
     assert_eq!(got_labels, want_labels, "{model}: labels differ");
     for (label, want) in &reference.scores {
         let have = got.get(label).unwrap();
+        // The MobileBERT fixture has no LayerNorm (`no_norm`), which amplifies the last-bit
+        // differences between GEMM kernels: 1.5e-4 on an AVX2-only AMD EPYC of family 23.
+        let tolerance = if model.starts_with("tiny-mobilebert") {
+            2.5e-4
+        } else {
+            TOLERANCE
+        };
         assert!(
-            (have - want).abs() <= TOLERANCE,
+            (have - want).abs() <= tolerance,
             "{model} ({how}): {label} = {have}, transformers says {want}, for {:?}",
             reference.text
         );
@@ -177,7 +184,7 @@ fn packed_and_plain_weights_both_match_the_reference_and_each_other() {
             }
         }
         assert!(
-            largest <= 1e-5,
+            largest <= batch_tolerance(model),
             "{model}: packed vs plain differ by {largest}"
         );
     }

@@ -103,14 +103,18 @@ pub fn models_with_references() -> Vec<String> {
     names
 }
 
-/// How far a text's scores in a padded batch may be from its scores alone. 1e-5 everywhere
-/// except MobileBERT: without LayerNorm (`no_norm`) its random-weight fixture amplifies the
-/// last-bit differences between GEMMs of different shapes. Measured on the reference texts:
-/// 2.6e-5 here, and 1.2e-4 for `transformers` itself batched against one by one (with the
-/// padding embedding zeroed as the crate does).
+/// How far a text's scores in a padded batch (or on other kernels) may be from its scores
+/// alone. 1e-5 for the real models. The tiny random-weight fixtures (`initializer_range` 0.5,
+/// so large logits) amplify the last-bit differences between a lone text's kernels and a
+/// batch's GEMMs: 2e-5 for them (measured 1.1e-5 for `tiny-distilbert-emotion` on an AVX2-only
+/// AMD EPYC of family 23, with the same difference on f71f712), and 5e-5 for MobileBERT, whose
+/// fixture has no LayerNorm (`no_norm`): 2.6e-5 here, and 1.2e-4 for `transformers` itself
+/// batched against one by one (with the padding embedding zeroed as the crate does).
 pub fn batch_tolerance(name: &str) -> f32 {
     if model_type(name) == "mobilebert" {
         5e-5
+    } else if name.starts_with("tiny-") {
+        2e-5
     } else {
         1e-5
     }
