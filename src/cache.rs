@@ -75,10 +75,15 @@ impl ScoreCache {
         })
     }
 
-    /// The cached scores of `text`, counting a hit or a miss. Costs a hash of the text and an
-    /// `Arc` clone; no allocation.
-    pub(crate) fn get(&self, text: &str) -> Option<Arc<EmotionScores>> {
-        let found = self.cache.get(text);
+    /// The cached scores of `text` if `usable` accepts them, counting a hit or a miss: an entry
+    /// it refuses (a long text cut another way than this call cuts) counts as a miss. Costs a
+    /// hash of the text and an `Arc` clone; no allocation.
+    pub(crate) fn get_if(
+        &self,
+        text: &str,
+        usable: impl Fn(&EmotionScores) -> bool,
+    ) -> Option<Arc<EmotionScores>> {
+        let found = self.cache.get(text).filter(|s| usable(s));
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -113,6 +118,20 @@ mod tests {
         Arc::new(EmotionScores::new(vec!["joy".to_string()].into(), vec![x]).unwrap())
     }
 
+    fn any(_: &EmotionScores) -> bool {
+        true
+    }
+
+    #[test]
+    fn an_entry_the_call_refuses_is_a_miss() {
+        let cache = ScoreCache::new(10).unwrap();
+        cache.insert("long", scores(0.5));
+        assert!(cache.get_if("long", |s| s.scores()[0] > 0.9).is_none());
+        assert!(cache.get_if("long", any).is_some());
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (1, 1));
+    }
+
     #[test]
     fn zero_capacity_disables() {
         assert!(ScoreCache::new(0).is_none());
@@ -121,11 +140,11 @@ mod tests {
     #[test]
     fn counts_hits_and_misses_and_keys_by_exact_text() {
         let cache = ScoreCache::new(10).unwrap();
-        assert!(cache.get("hello").is_none());
+        assert!(cache.get_if("hello", any).is_none());
         cache.insert("hello", scores(0.5));
-        assert_eq!(cache.get("hello").unwrap().scores(), [0.5]);
-        assert!(cache.get("Hello").is_none());
-        assert!(cache.get("hello ").is_none());
+        assert_eq!(cache.get_if("hello", any).unwrap().scores(), [0.5]);
+        assert!(cache.get_if("Hello", any).is_none());
+        assert!(cache.get_if("hello ", any).is_none());
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.misses, stats.entries), (1, 3, 1));
     }

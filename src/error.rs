@@ -304,6 +304,65 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A threshold names a label the model does not have.
+    #[error("a threshold is given for {label:?}{}, which is not one of the model's labels ({})", in_file(.path), .labels.join(", "))]
+    UnknownThresholdLabel {
+        /// The label as given.
+        label: String,
+        /// The `thresholds.json` it came from; `None` when it was set on the builder.
+        path: Option<PathBuf>,
+        /// The model's labels.
+        labels: Vec<String>,
+    },
+
+    /// A threshold that cannot be one: not a finite number, or outside `0..=1` where the
+    /// scores are probabilities.
+    #[error("threshold {value} for {label:?}{} {reason}", in_file(.path))]
+    InvalidThreshold {
+        /// The label.
+        label: String,
+        /// The value given.
+        value: f32,
+        /// The `thresholds.json` it came from; `None` when it was set on the builder.
+        path: Option<PathBuf>,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+
+    /// `thresholds.json` is not a JSON object from label to number.
+    #[error("invalid thresholds file {path} (expected a JSON object from label to threshold)")]
+    InvalidThresholdsFile {
+        /// The file.
+        path: PathBuf,
+        /// What serde found wrong.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A file could not be written.
+    #[error("cannot write {path}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A text is longer than the model takes, and long texts are refused
+    /// ([`LongTexts::Reject`](crate::LongTexts::Reject)) instead of cut.
+    #[error("the text has {tokens} tokens, more than the {limit} the model takes (special tokens included)")]
+    TooLong {
+        /// The text's tokens, with the model's special tokens.
+        tokens: usize,
+        /// The most the model takes.
+        limit: usize,
+    },
+
+    /// [`explain`](crate::EmotionClassifier::explain) was given a text with no word in it.
+    #[error("nothing to explain: the text has no words (it is empty or only whitespace)")]
+    NothingToExplain,
+
     /// A hub model could not be had: a bad id or revision, the hub's answer, the download,
     /// or the cache (see [`HubError`]).
     #[error(transparent)]
@@ -327,6 +386,13 @@ pub type SharedSource = std::sync::Arc<dyn std::error::Error + Send + Sync + 'st
 /// A source error from another crate, kept whole (for its `Display` and its own sources) without
 /// making that crate's types part of this crate's API.
 pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// " in FILE" for an error about a file's content, nothing for the builder's.
+fn in_file(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| format!(" in {}", p.display()))
+        .unwrap_or_default()
+}
 
 /// The message of a caught panic, from its payload (`panic!` gives a `String` or a `&str`).
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -1,4 +1,5 @@
-//! What to do with texts longer than the model's window.
+//! What to do with texts longer than the model's window: cut them (at the end or the start),
+//! refuse them, or classify them window by window.
 
 use crate::error::{Error, Result};
 
@@ -7,8 +8,13 @@ use crate::error::{Error, Result};
 pub enum LongTexts {
     /// Keep the first window (with the special tokens); the rest is not read. As Python's
     /// `transformers` pipeline does. The default.
+    /// The side that is cut is [`TruncationSide`] (the end, by default).
     #[default]
     Truncate,
+    /// Refuse the text: it gets [`Error::TooLong`], naming its token count and the limit,
+    /// instead of scores for part of it (other texts of the call are not affected). For a
+    /// caller that must not score what it did not read.
+    Reject,
     /// Classify every window of the model's maximum length, consecutive windows sharing
     /// `stride` tokens, and aggregate their probabilities per label. Costs one forward row per
     /// window.
@@ -40,7 +46,7 @@ impl LongTexts {
     /// `special` are special tokens.
     pub(crate) fn stride(self, window: usize, special: usize) -> Result<Option<usize>> {
         match self {
-            Self::Truncate => Ok(None),
+            Self::Truncate | Self::Reject => Ok(None),
             Self::Chunk { stride, .. } if stride + special < window => Ok(Some(stride)),
             Self::Chunk { .. } => Err(Error::InvalidOption {
                 option: "long_texts stride",
@@ -48,6 +54,44 @@ impl LongTexts {
             }),
         }
     }
+}
+
+/// Which end of a long text [`LongTexts::Truncate`] cuts (transformers' `truncation_side`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+pub enum TruncationSide {
+    /// Keep the start, cut the end: the default, as transformers does.
+    #[default]
+    #[serde(alias = "right")]
+    Right,
+    /// Keep the end, cut the start: for texts whose last words matter most (a chat's latest
+    /// turn, a review's conclusion).
+    #[serde(alias = "left")]
+    Left,
+}
+
+impl From<TruncationSide> for tokenizers::TruncationDirection {
+    fn from(side: TruncationSide) -> Self {
+        match side {
+            TruncationSide::Right => Self::Right,
+            TruncationSide::Left => Self::Left,
+        }
+    }
+}
+
+/// How one call treats texts longer than the model takes: what [`LongTexts`] to apply, and
+/// which side a truncation cuts. The classifier's own comes from its builder
+/// ([`long_texts`](crate::EmotionClassifierBuilder::long_texts),
+/// [`truncation_side`](crate::EmotionClassifierBuilder::truncation_side));
+/// [`classify_each_with`](crate::EmotionClassifier::classify_each_with) takes another for one
+/// call (as a server does for a request's `truncate` and `truncation_direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Truncation {
+    /// Cut, refuse or chunk.
+    pub long_texts: LongTexts,
+    /// Which end a cut removes (also where chunking starts counting windows).
+    pub side: TruncationSide,
 }
 
 impl Aggregate {
@@ -89,6 +133,7 @@ mod tests {
     #[test]
     fn stride_must_leave_room() {
         assert_eq!(LongTexts::Truncate.stride(512, 2).ok(), Some(None));
+        assert_eq!(LongTexts::Reject.stride(512, 2).ok(), Some(None));
         assert_eq!(
             LongTexts::chunk(128, Aggregate::Max).stride(512, 2).ok(),
             Some(Some(128))

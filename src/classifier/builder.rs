@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use crate::batch::BatchLimits;
+use crate::config::ScoreFunction;
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::long_texts::LongTexts;
+use crate::long_texts::{LongTexts, TruncationSide};
 use crate::precision::Precision;
+use crate::scores::Thresholds;
 use crate::source::ModelSource;
 use crate::worker::Batching;
 
@@ -57,6 +59,9 @@ pub struct EmotionClassifierBuilder {
     small_passes: Option<bool>,
     max_queued: Option<usize>,
     long_texts: LongTexts,
+    truncation_side: TruncationSide,
+    score_function: Option<ScoreFunction>,
+    thresholds: Option<Thresholds>,
     device: Device,
 }
 
@@ -67,6 +72,9 @@ pub(super) struct Settings {
     pub(super) cache_capacity: usize,
     pub(super) precision: Precision,
     pub(super) long_texts: LongTexts,
+    pub(super) truncation_side: TruncationSide,
+    pub(super) score_function: Option<ScoreFunction>,
+    pub(super) thresholds: Option<Thresholds>,
     pub(super) device: Device,
     pub(super) pack_weights: bool,
     pub(super) small_passes: bool,
@@ -174,10 +182,44 @@ impl EmotionClassifierBuilder {
     }
 
     /// How texts longer than the model's maximum input are handled (default
-    /// [`LongTexts::Truncate`]; [`LongTexts::chunk`] classifies every window). A stride that
-    /// leaves no room in a window is [`Error::InvalidOption`] at build.
+    /// [`LongTexts::Truncate`]; [`LongTexts::Reject`] fails them with [`Error::TooLong`];
+    /// [`LongTexts::chunk`] classifies every window). A stride that leaves no room in a window
+    /// is [`Error::InvalidOption`] at build.
     pub fn long_texts(mut self, long_texts: LongTexts) -> Self {
         self.long_texts = long_texts;
+        self
+    }
+
+    /// Which end of a long text [`LongTexts::Truncate`] cuts (default
+    /// [`TruncationSide::Right`]: the end, keeping the start, as transformers does).
+    /// [`EmotionScores::truncated`](crate::EmotionScores::truncated) tells which results were
+    /// cut.
+    pub fn truncation_side(mut self, side: TruncationSide) -> Self {
+        self.truncation_side = side;
+        self
+    }
+
+    /// The function that turns the model's logits into scores, overriding the model's own
+    /// (the pipeline's `function_to_apply`). By default the model's:
+    /// [`ModelConfig::score_function`](crate::ModelConfig::score_function), which follows
+    /// transformers (raw values for a regression, a sigmoid for a multi-label or one-label
+    /// model, else a softmax). [`ScoreFunction::Raw`] gives the logits as scores; every
+    /// result also carries them ([`EmotionScores::logits`](crate::EmotionScores::logits)).
+    pub fn score_function(mut self, function: ScoreFunction) -> Self {
+        self.score_function = Some(function);
+        self
+    }
+
+    /// Per-label decision thresholds for
+    /// [`EmotionScores::decided`](crate::EmotionScores::decided). Without this, the loader
+    /// reads [`THRESHOLDS_FILE`](crate::THRESHOLDS_FILE) (`thresholds.json`) beside the model
+    /// when there is one; labels without a threshold keep 0.5 (0.0 for raw values).
+    ///
+    /// Checked at [`build`](Self::build): a label the model does not have is
+    /// [`Error::UnknownThresholdLabel`], a value outside `0..=1` for probabilities (or not
+    /// finite) is [`Error::InvalidThreshold`].
+    pub fn thresholds(mut self, thresholds: Thresholds) -> Self {
+        self.thresholds = Some(thresholds);
         self
     }
 
@@ -335,6 +377,9 @@ impl EmotionClassifierBuilder {
             cache_capacity: self.cache_capacity.unwrap_or(DEFAULT_CACHE_CAPACITY),
             precision: self.precision,
             long_texts: self.long_texts,
+            truncation_side: self.truncation_side,
+            score_function: self.score_function,
+            thresholds: self.thresholds,
             device: self.device,
             pack_weights: self.pack_weights.unwrap_or(true),
             small_passes: self.small_passes.unwrap_or(true),

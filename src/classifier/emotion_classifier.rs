@@ -8,14 +8,30 @@ use crate::config::ModelConfig;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::long_texts::{Aggregate, LongTexts};
+use crate::long_texts::{Aggregate, LongTexts, Truncation};
 use crate::model::{LoadedModel, NetworkOptions};
-use crate::scores::EmotionScores;
+use crate::scores::{EmotionScores, Head, Thresholds, THRESHOLDS_FILE};
 use crate::worker::{Admission, Batching, PassStats, QueueStats, WorkerHandle};
 
 use super::builder::Settings;
 use super::pipeline::{all_or_first_error, single, Inner};
 use super::EmotionClassifierBuilder;
+
+/// The labels, function and thresholds every result of this classifier shares.
+fn head(config: &ModelConfig, dir: &std::path::Path, settings: &Settings) -> Result<Head> {
+    let function = settings
+        .score_function
+        .unwrap_or_else(|| config.score_function());
+    let mut head = Head::new(config.labels().into(), function);
+    let file = dir.join(THRESHOLDS_FILE);
+    let (thresholds, origin) = match &settings.thresholds {
+        Some(given) => (given.clone(), None),
+        None if file.is_file() => (Thresholds::from_file(&file)?, Some(file.as_path())),
+        None => return Ok(head),
+    };
+    head.thresholds = thresholds.resolve(config.labels(), function, origin)?;
+    Ok(head)
+}
 
 /// Classifies the emotions of texts with one loaded model.
 ///
@@ -39,7 +55,8 @@ impl std::fmt::Debug for EmotionClassifier {
         f.debug_struct("EmotionClassifier")
             .field("config", &self.inner.config.path())
             .field("architecture", &self.inner.config.architecture())
-            .field("labels", &self.inner.labels)
+            .field("labels", &self.inner.head.labels)
+            .field("score_function", &self.inner.head.function)
             .field("batching", &self.inner.batching)
             .field("workers", &self.inner.workers)
             .field("threads", &self.inner.threads)
@@ -71,7 +88,7 @@ impl EmotionClassifier {
             },
             settings.workers,
         )?;
-        let labels: Arc<[String]> = config.labels().into();
+        let head = Arc::new(head(&config, &dir, &settings)?);
         let workers = networks.len();
         let worker = WorkerHandle::spawn_pool(
             networks,
@@ -85,11 +102,15 @@ impl EmotionClassifier {
                 encoder,
                 worker,
                 cache: ScoreCache::new(settings.cache_capacity),
-                labels,
+                head,
+                truncation: Truncation {
+                    long_texts: settings.long_texts,
+                    side: settings.truncation_side,
+                },
                 batching: settings.batching,
                 aggregate: match settings.long_texts {
                     LongTexts::Chunk { aggregate, .. } => aggregate,
-                    LongTexts::Truncate => Aggregate::Mean,
+                    LongTexts::Truncate | LongTexts::Reject => Aggregate::Mean,
                 },
                 computed: AtomicU64::new(0),
                 workers,
@@ -100,7 +121,27 @@ impl EmotionClassifier {
 
     /// The model's labels, in the order of [`EmotionScores::scores`].
     pub fn labels(&self) -> &[String] {
-        &self.inner.labels
+        &self.inner.head.labels
+    }
+
+    /// The function its scores come from: the model's own
+    /// ([`ModelConfig::score_function`]) unless the builder's
+    /// [`score_function`](EmotionClassifierBuilder::score_function) overrides it.
+    pub fn score_function(&self) -> crate::ScoreFunction {
+        self.inner.head.function
+    }
+
+    /// Each label's decision threshold, in label order (see
+    /// [`thresholds`](EmotionClassifierBuilder::thresholds)).
+    pub fn thresholds(&self) -> &[f32] {
+        &self.inner.head.thresholds
+    }
+
+    /// How it treats long texts by default: the builder's
+    /// [`long_texts`](EmotionClassifierBuilder::long_texts) and
+    /// [`truncation_side`](EmotionClassifierBuilder::truncation_side).
+    pub fn truncation(&self) -> Truncation {
+        self.inner.truncation
     }
 
     /// The loaded model's configuration.
@@ -173,7 +214,10 @@ impl EmotionClassifier {
     /// [`Error::Tokenize`] if the tokenizer fails, [`Error::BatchFailed`] if the forward pass
     /// does, [`Error::WorkerStopped`] after [`shutdown`](Self::shutdown).
     pub fn classify(&self, text: &str) -> Result<EmotionScores> {
-        single(self.inner.each_blocking(&[text], Admission::Wait))
+        single(
+            self.inner
+                .each_blocking(&[text], self.inner().call(Admission::Wait)),
+        )
     }
 
     /// As [`classify`](Self::classify), but fails at once with [`Error::Overloaded`] when the
@@ -183,7 +227,10 @@ impl EmotionClassifier {
     /// # Errors
     /// [`Error::Overloaded`], and as [`classify`](Self::classify).
     pub fn try_classify(&self, text: &str) -> Result<EmotionScores> {
-        single(self.inner.each_blocking(&[text], Admission::Try))
+        single(
+            self.inner
+                .each_blocking(&[text], self.inner().call(Admission::Try)),
+        )
     }
 
     /// Classifies many texts; the scores come back in input order.
@@ -197,7 +244,10 @@ impl EmotionClassifier {
     /// If any text fails, [`Error::InBatch`] names the first that did. Use
     /// [`classify_each`](Self::classify_each) to keep the others' scores.
     pub fn classify_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<EmotionScores>> {
-        all_or_first_error(self.inner.each_blocking(texts, Admission::Wait))
+        all_or_first_error(
+            self.inner
+                .each_blocking(texts, self.inner().call(Admission::Wait)),
+        )
     }
 
     /// As [`classify_batch`](Self::classify_batch), but fails at once with
@@ -207,13 +257,41 @@ impl EmotionClassifier {
     /// # Errors
     /// [`Error::Overloaded`], and as [`classify_batch`](Self::classify_batch).
     pub fn try_classify_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<EmotionScores>> {
-        all_or_first_error(self.inner.each_blocking(texts, Admission::Try))
+        all_or_first_error(
+            self.inner
+                .each_blocking(texts, self.inner().call(Admission::Try)),
+        )
     }
 
     /// Classifies many texts, with exactly one result per text, in input order: a text that
     /// fails gets its own error and costs the others nothing.
     pub fn classify_each<S: AsRef<str>>(&self, texts: &[S]) -> Vec<Result<EmotionScores>> {
-        self.inner.each_blocking(texts, Admission::Wait)
+        self.inner
+            .each_blocking(texts, self.inner().call(Admission::Wait))
+    }
+
+    /// As [`classify_each`](Self::classify_each), with long texts treated as `truncation` says
+    /// for this call only (a server's per-request `truncate` and `truncation_direction`). A
+    /// call whose `truncation` is not the classifier's own ([`truncation`](Self::truncation))
+    /// uses the result cache only for texts that fit the model whole (their scores do not
+    /// depend on it); a long text's cached scores, cut the classifier's way, are not its
+    /// answer.
+    ///
+    /// ```no_run
+    /// use emotion_classifier::{EmotionClassifier, LongTexts, Truncation, TruncationSide};
+    /// # let classifier = EmotionClassifier::builder().build()?;
+    /// let keep_the_end = Truncation { long_texts: LongTexts::Truncate, side: TruncationSide::Left };
+    /// let results = classifier.classify_each_with(&["a very long chat ..."], keep_the_end);
+    /// println!("cut: {}", results[0].as_ref().map_or(false, |s| s.truncated()));
+    /// # Ok::<(), emotion_classifier::Error>(())
+    /// ```
+    pub fn classify_each_with<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        truncation: Truncation,
+    ) -> Vec<Result<EmotionScores>> {
+        self.inner
+            .each_blocking(texts, self.inner.call_with(Admission::Wait, truncation))
     }
 
     pub(super) fn inner(&self) -> &Inner {

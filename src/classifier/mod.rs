@@ -2,7 +2,7 @@
 //!
 //! - `builder`: [`EmotionClassifierBuilder`], options checked in `build()`.
 //! - `emotion_classifier`: the classifier, its loading, counters and blocking calls;
-//!   `async_api`: the same calls as runtime-agnostic futures.
+//!   `async_api`: the same calls as runtime-agnostic futures; `explain`: occlusion.
 //! - `pipeline`: the one pipeline both run (cache, tokenizer, batch plan, workers, scores).
 //! - `round`: one round of a call, tokenized and planned into jobs.
 //! - `requests`: one call's bookkeeping (repeats, cache hits, windows, errors), model-free.
@@ -13,6 +13,7 @@
 mod async_api;
 mod builder;
 mod emotion_classifier;
+mod explain;
 mod pipeline;
 mod requests;
 mod round;

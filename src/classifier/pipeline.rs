@@ -19,22 +19,24 @@ use crate::block_on::block_on;
 use crate::cache::ScoreCache;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
-use crate::long_texts::Aggregate;
-use crate::scores::{probabilities, EmotionScores};
+use crate::long_texts::{Aggregate, Truncation};
+use crate::scores::{probabilities, EmotionScores, Head};
 use crate::tokenize::TextEncoder;
 use crate::worker::{Admission, Batching, Pending, RowResult, WorkerHandle};
 
 use super::requests::Requests;
 use super::round::Round;
 
-/// What a classifier shares between its clones: the model's config and labels, the tokenizer,
-/// the workers, the cache and the counters.
+/// What a classifier shares between its clones: the model's config, its labels with their
+/// function and thresholds, the tokenizer, the workers, the cache and the counters.
 pub(super) struct Inner {
     pub(super) config: ModelConfig,
     pub(super) encoder: TextEncoder,
     pub(super) worker: WorkerHandle,
     pub(super) cache: Option<ScoreCache>,
-    pub(super) labels: Arc<[String]>,
+    pub(super) head: Arc<Head>,
+    /// The builder's treatment of long texts: calls with it use the cache.
+    pub(super) truncation: Truncation,
     pub(super) batching: Batching,
     pub(super) aggregate: Aggregate,
     pub(super) computed: AtomicU64,
@@ -48,6 +50,28 @@ pub(super) const ROUND: usize = 2048;
 
 /// Texts tokenized between two yields to the executor.
 const TOKENIZE_SLICE: usize = 32;
+
+/// How one call runs: how it enters the queue, how it cuts long texts, and how it uses the
+/// result cache.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Call {
+    pub(super) admission: Admission,
+    pub(super) truncation: Truncation,
+    pub(super) cache: CacheUse,
+}
+
+/// What a call may take from the result cache and put in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CacheUse {
+    /// The call treats long texts as the builder said: every entry is its answer, and every
+    /// result goes in.
+    All,
+    /// The call treats long texts another way: only texts that fit the model in one window
+    /// (whose scores do not depend on how long texts are treated) are read and stored.
+    Fitting,
+    /// Neither read nor stored (an explanation's variants).
+    Off,
+}
 
 /// The one result of a one-text call.
 pub(super) fn single(mut results: Vec<Result<EmotionScores>>) -> Result<EmotionScores> {
@@ -75,20 +99,46 @@ pub(super) fn all_or_first_error(
 }
 
 impl Inner {
-    /// One result per text, with the workers' queue entered as `admission` says, blocking this
-    /// thread: the async pipeline ([`Inner::each_async`]) run to completion here.
+    /// A call with the builder's settings, entering the queue as `admission` says.
+    pub(super) fn call(&self, admission: Admission) -> Call {
+        Call {
+            admission,
+            truncation: self.truncation,
+            cache: CacheUse::All,
+        }
+    }
+
+    /// A call that cuts long texts as `truncation` says (using the whole cache only when that
+    /// is the builder's own, else only for texts that fit).
+    pub(super) fn call_with(&self, admission: Admission, truncation: Truncation) -> Call {
+        Call {
+            admission,
+            truncation,
+            cache: if truncation == self.truncation {
+                CacheUse::All
+            } else {
+                CacheUse::Fitting
+            },
+        }
+    }
+
+    /// One result per text, run as `call` says, blocking this thread: the async pipeline
+    /// ([`Inner::each_async`]) run to completion here.
     pub(super) fn each_blocking<S: AsRef<str>>(
         &self,
         texts: &[S],
-        admission: Admission,
+        call: Call,
     ) -> Vec<Result<EmotionScores>> {
-        block_on(self.each_async(texts, admission))
+        block_on(self.each_async(texts, call))
     }
 
-    /// The bookkeeping of a call on `texts`, with the cache answering what it has.
-    pub(super) fn requests<'t, S: AsRef<str>>(&self, texts: &'t [S]) -> Requests<'t> {
+    /// The bookkeeping of a call on `texts`, with the cache answering what it has (when the
+    /// call may use it).
+    pub(super) fn requests<'t, S: AsRef<str>>(&self, texts: &'t [S], call: Call) -> Requests<'t> {
+        let cache = self.cache.as_ref().filter(|_| call.cache != CacheUse::Off);
+        let all = call.cache == CacheUse::All;
         Requests::new(texts, |text| {
-            self.cache.as_ref().and_then(|cache| cache.get(text))
+            cache.and_then(|cache| cache.get_if(text, |s| all || s.fits()))
         })
     }
 
@@ -125,7 +175,7 @@ impl Inner {
         overloaded
     }
 
-    /// Records one job's answer: each row's probabilities under its text's slot.
+    /// Records one job's answer: each row's logits under its text's slot.
     pub(super) fn record(
         &self,
         slots: &[usize],
@@ -138,46 +188,65 @@ impl Inner {
         };
         for (&slot, row) in slots.iter().zip(rows) {
             match row {
-                Ok(logits) => {
-                    requests.add_window(slot, probabilities(self.config.score_function(), &logits))
-                }
+                Ok(logits) => requests.add_window(slot, logits),
                 Err(e) => requests.fail(slot, e),
             }
         }
     }
 
-    /// Combines a text's windows into its scores and caches them.
+    /// Turns a text's windows of logits into its scores (each window's through the score
+    /// function, then combined; the logits combined alike) and caches them as `cache` allows.
     pub(super) fn finish(
         &self,
         text: &str,
         windows: &[Vec<f32>],
+        truncated: bool,
+        cache: CacheUse,
     ) -> Result<Arc<EmotionScores>, Arc<Error>> {
-        let combined = self.aggregate.combine(windows);
-        let found = combined.len();
-        let scores = EmotionScores::new(Arc::clone(&self.labels), combined).ok_or_else(|| {
+        let function = self.head.function;
+        let scores = if windows.len() == 1 {
+            probabilities(function, &windows[0])
+        } else {
+            let each: Vec<Vec<f32>> = windows.iter().map(|w| probabilities(function, w)).collect();
+            self.aggregate.combine(&each)
+        };
+        let logits = self.aggregate.combine(windows);
+        let found = logits.len();
+        let scores = EmotionScores::from_head(
+            Arc::clone(&self.head),
+            scores,
+            logits,
+            truncated,
+            windows.len(),
+        )
+        .ok_or_else(|| {
             Arc::new(Error::LogitWidth {
-                labels: self.labels.len(),
+                labels: self.head.labels.len(),
                 found,
             })
         })?;
         let scores = Arc::new(scores);
-        if let Some(cache) = &self.cache {
+        let store = match cache {
+            CacheUse::All => true,
+            CacheUse::Fitting => scores.fits(),
+            CacheUse::Off => false,
+        };
+        if let Some(cache) = self.cache.as_ref().filter(|_| store) {
             cache.insert(text, Arc::clone(&scores));
         }
         Ok(scores)
     }
 
-    /// One result per text, with the workers' queue entered as `admission` says, waiting in the
-    /// calling task: the one pipeline behind every call (the blocking ones run it with
+    /// One result per text, run as `call` says, waiting in the calling task: the one pipeline behind every call (the blocking ones run it with
     /// `block_on`). Every round is tokenized and sent before the first answer is awaited, so
     /// the workers compute one round while the next is tokenized. Dropping the future drops the
     /// replies of whatever it had queued, so the workers skip those jobs.
     pub(super) async fn each_async<S: AsRef<str>>(
         &self,
         texts: &[S],
-        admission: Admission,
+        call: Call,
     ) -> Vec<Result<EmotionScores>> {
-        let mut requests = self.requests(texts);
+        let mut requests = self.requests(texts, call);
         let distinct = requests.texts().to_vec();
         let mut sent = Vec::new();
         'rounds: for (round, texts) in distinct.chunks(ROUND).enumerate() {
@@ -187,12 +256,12 @@ impl Inner {
                     YieldNow::default().await;
                 }
                 for text in slice {
-                    planned.tokenize(&self.encoder, text, &mut requests);
+                    planned.tokenize(&self.encoder, call.truncation, text, &mut requests);
                 }
             }
             for (slots, job) in planned.jobs(self.batching.limits) {
                 let count = job.len();
-                let submitted = self.worker.submit_async(job, admission).await;
+                let submitted = self.worker.submit_async(job, call.admission).await;
                 if self.file(submitted, slots, count, &mut sent, &mut requests) {
                     break 'rounds;
                 }
@@ -202,7 +271,8 @@ impl Inner {
             let answer = pending.answer().await;
             self.record(&slots, answer, &mut requests);
         }
-        requests.results(|text, windows| self.finish(text, &windows))
+        requests
+            .results(|text, windows, truncated| self.finish(text, &windows, truncated, call.cache))
     }
 }
 

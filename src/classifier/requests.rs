@@ -23,7 +23,7 @@ enum Source {
     Text(usize),
 }
 
-/// A distinct text's windows' probabilities so far, or the error that stopped one of them.
+/// A distinct text's windows' logits so far, or the error that stopped one of them.
 type Progress = Result<Vec<Vec<f32>>, Arc<Error>>;
 
 /// One call's inputs, the distinct texts they hold and what each text has received.
@@ -32,6 +32,8 @@ pub(super) struct Requests<'t> {
     cached: Vec<Arc<EmotionScores>>,
     texts: Vec<&'t str>,
     progress: Vec<Progress>,
+    /// Whether each distinct text was cut to fit.
+    truncated: Vec<bool>,
 }
 
 impl<'t> Requests<'t> {
@@ -61,11 +63,13 @@ impl<'t> Requests<'t> {
             sources.push(source);
         }
         let progress = texts.iter().map(|_| Ok(Vec::new())).collect();
+        let truncated = vec![false; texts.len()];
         Self {
             sources,
             cached,
             texts,
             progress,
+            truncated,
         }
     }
 
@@ -74,11 +78,18 @@ impl<'t> Requests<'t> {
         &self.texts
     }
 
-    /// Records one window's probabilities for the text in `slot` (a text has one window, or
-    /// several when long texts are chunked). Ignored once the text has failed.
-    pub(super) fn add_window(&mut self, slot: usize, probabilities: Vec<f32>) {
+    /// Records one window's logits for the text in `slot` (a text has one window, or several
+    /// when long texts are chunked). Ignored once the text has failed.
+    pub(super) fn add_window(&mut self, slot: usize, logits: Vec<f32>) {
         if let Some(Ok(windows)) = self.progress.get_mut(slot) {
-            windows.push(probabilities);
+            windows.push(logits);
+        }
+    }
+
+    /// Records that the text in `slot` was cut to fit the model.
+    pub(super) fn mark_truncated(&mut self, slot: usize) {
+        if let Some(flag) = self.truncated.get_mut(slot) {
+            *flag = true;
         }
     }
 
@@ -98,20 +109,21 @@ impl<'t> Requests<'t> {
         }
     }
 
-    /// One result per input, in input order. `finish` turns each distinct text's windows into
-    /// its scores, once per text (where the caller also caches them); a text that received no
-    /// window at all gets [`Error::WorkerStopped`].
+    /// One result per input, in input order. `finish` turns each distinct text's windows (and
+    /// whether it was cut) into its scores, once per text (where the caller also caches them);
+    /// a text that received no window at all gets [`Error::WorkerStopped`].
     pub(super) fn results(
         self,
-        mut finish: impl FnMut(&str, Vec<Vec<f32>>) -> Result<Arc<EmotionScores>, Arc<Error>>,
+        mut finish: impl FnMut(&str, Vec<Vec<f32>>, bool) -> Result<Arc<EmotionScores>, Arc<Error>>,
     ) -> Vec<Result<EmotionScores>> {
         let outcomes: Vec<Result<Arc<EmotionScores>, Arc<Error>>> = self
             .texts
             .iter()
             .zip(self.progress)
-            .map(|(text, progress)| match progress {
+            .zip(self.truncated)
+            .map(|((text, progress), truncated)| match progress {
                 Ok(windows) if windows.is_empty() => Err(Arc::new(Error::WorkerStopped)),
-                Ok(windows) => finish(text, windows),
+                Ok(windows) => finish(text, windows, truncated),
                 Err(error) => Err(error),
             })
             .collect();
@@ -139,6 +151,11 @@ fn for_one_input(shared: &Arc<Error>) -> Error {
         Error::Tokenize { source } => Error::Tokenize {
             source: Arc::clone(source),
         },
+        Error::TooLong { tokens, limit } => Error::TooLong {
+            tokens: *tokens,
+            limit: *limit,
+        },
+        Error::InvalidOption { option, reason } => Error::InvalidOption { option, reason },
         _ => Error::BatchFailed {
             source: Arc::clone(shared),
         },
@@ -158,7 +175,11 @@ mod tests {
     }
 
     /// Scores from the windows' mean of the first label, as the classifier's finish does.
-    fn mean_of_windows(_: &str, windows: Vec<Vec<f32>>) -> Result<Arc<EmotionScores>, Arc<Error>> {
+    fn mean_of_windows(
+        _: &str,
+        windows: Vec<Vec<f32>>,
+        _truncated: bool,
+    ) -> Result<Arc<EmotionScores>, Arc<Error>> {
         let joy = windows.iter().map(|w| w[0]).sum::<f32>() / windows.len() as f32;
         Ok(scores(joy))
     }
@@ -181,9 +202,9 @@ mod tests {
         requests.add_window(0, vec![0.25, 0.0]);
         requests.add_window(1, vec![0.5, 0.0]);
         let mut finished = Vec::new();
-        let results = requests.results(|text, windows| {
+        let results = requests.results(|text, windows, truncated| {
             finished.push(text.to_owned());
-            mean_of_windows(text, windows)
+            mean_of_windows(text, windows, truncated)
         });
         assert_eq!(finished, ["a", "b"]);
         let joys: Vec<f32> = results.iter().map(joy).collect();
@@ -197,6 +218,47 @@ mod tests {
         requests.add_window(0, vec![0.25, 0.0]);
         requests.add_window(0, vec![0.75, 0.0]);
         assert_eq!(joy(&requests.results(mean_of_windows)[0]), 0.5);
+    }
+
+    #[test]
+    fn the_truncated_flag_reaches_finish_for_its_text_only() {
+        let inputs = ["cut", "whole"];
+        let mut requests = Requests::new(&inputs, |_| None);
+        requests.mark_truncated(0);
+        requests.add_window(0, vec![0.5, 0.0]);
+        requests.add_window(1, vec![0.5, 0.0]);
+        let mut flags = Vec::new();
+        requests.results(|text, windows, truncated| {
+            flags.push((text.to_owned(), truncated));
+            mean_of_windows(text, windows, truncated)
+        });
+        assert_eq!(
+            flags,
+            [("cut".to_owned(), true), ("whole".to_owned(), false)]
+        );
+    }
+
+    #[test]
+    fn a_too_long_text_keeps_its_own_error() {
+        let inputs = ["long", "short"];
+        let mut requests = Requests::new(&inputs, |_| None);
+        requests.fail(
+            0,
+            Arc::new(Error::TooLong {
+                tokens: 600,
+                limit: 512,
+            }),
+        );
+        requests.add_window(1, vec![0.5, 0.0]);
+        let results = requests.results(mean_of_windows);
+        assert!(matches!(
+            results[0],
+            Err(Error::TooLong {
+                tokens: 600,
+                limit: 512
+            })
+        ));
+        assert_eq!(joy(&results[1]), 0.5);
     }
 
     #[test]

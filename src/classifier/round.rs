@@ -2,6 +2,7 @@
 //! jobs for the workers, each job remembering which distinct text (slot) each row is for.
 
 use crate::batch::{plan_batches, BatchLimits};
+use crate::long_texts::Truncation;
 use crate::tokenize::TextEncoder;
 
 use super::requests::Requests;
@@ -27,14 +28,23 @@ impl Round {
         }
     }
 
-    /// Tokenizes the round's next text; a text the tokenizer rejects is failed in `requests`
-    /// at once.
-    pub(super) fn tokenize(&mut self, encoder: &TextEncoder, text: &str, requests: &mut Requests) {
+    /// Tokenizes the round's next text, cut as `how` says; a text the tokenizer rejects (or
+    /// a long text `how` refuses) is failed in `requests` at once.
+    pub(super) fn tokenize(
+        &mut self,
+        encoder: &TextEncoder,
+        how: Truncation,
+        text: &str,
+        requests: &mut Requests,
+    ) {
         let slot = self.next_slot;
         self.next_slot += 1;
-        match encoder.encode(text) {
-            Ok(windows) => {
-                for ids in windows {
+        match encoder.encode(text, how) {
+            Ok(encoded) => {
+                if encoded.truncated {
+                    requests.mark_truncated(slot);
+                }
+                for ids in encoded.windows {
                     self.slots.push(slot);
                     self.sequences.push(ids);
                 }

@@ -12,14 +12,77 @@ use super::library::LibraryConfig;
 use super::network_config::NetworkConfig;
 use crate::error::{Error, Result};
 
-/// How logits become probabilities, from `problem_type` in `config.json`.
+/// How a model's logits become its scores: the `function_to_apply` of transformers'
+/// text-classification pipeline.
+///
+/// A model's own function ([`ModelConfig::score_function`]) follows the pipeline's rules
+/// (transformers 4.46): `problem_type: "regression"` gives raw values ([`Raw`](Self::Raw)); a
+/// multi-label model, or one with a single label, a [`Sigmoid`](Self::Sigmoid); any other a
+/// [`Softmax`](Self::Softmax).
+/// [`EmotionClassifierBuilder::score_function`](crate::EmotionClassifierBuilder::score_function)
+/// overrides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScoreFunction {
-    /// Independent probabilities per label (`multi_label_classification`).
+    /// Independent probabilities per label, each in `[0, 1]` (several can be high).
     Sigmoid,
-    /// One distribution over all labels (any other `problem_type`, or none).
+    /// One distribution over all labels: probabilities that sum to 1.
     Softmax,
+    /// The logits as the model computed them, no function: a regression's values (valence,
+    /// arousal, ...), or a classifier's raw scores. Not probabilities: any real number.
+    /// (transformers calls it `"none"`.)
+    #[serde(alias = "none")]
+    Raw,
+}
+
+impl ScoreFunction {
+    /// Whether the scores are probabilities (in `[0, 1]`): `false` for [`Raw`](Self::Raw).
+    pub fn is_probability(self) -> bool {
+        self != Self::Raw
+    }
+
+    /// The function transformers' pipeline applies by default, for a model with `problem_type`
+    /// (if any) and `labels` outputs.
+    pub fn for_model(problem_type: Option<&str>, labels: usize) -> Self {
+        match problem_type {
+            Some("regression") => Self::Raw,
+            Some("multi_label_classification") => Self::Sigmoid,
+            _ if labels == 1 => Self::Sigmoid,
+            _ => Self::Softmax,
+        }
+    }
+
+    /// As transformers spells it in `function_to_apply`: `sigmoid`, `softmax` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sigmoid => "sigmoid",
+            Self::Softmax => "softmax",
+            Self::Raw => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for ScoreFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ScoreFunction {
+    type Err = Error;
+
+    /// Parses `sigmoid`, `softmax`, or `none` (or `raw`), case-insensitively.
+    fn from_str(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "sigmoid" => Ok(Self::Sigmoid),
+            "softmax" => Ok(Self::Softmax),
+            "none" | "raw" => Ok(Self::Raw),
+            _ => Err(Error::InvalidOption {
+                option: "score_function",
+                reason: "must be sigmoid, softmax or none",
+            }),
+        }
+    }
 }
 
 /// A validated `config.json`.
@@ -74,10 +137,7 @@ impl ModelConfig {
             let (hidden, pad) = (library.hidden_size(), library.default_pad_token_id());
             (NetworkConfig::Library(Arc::new(library)), hidden, pad)
         };
-        let score_function = match common.problem_type.as_deref() {
-            Some("multi_label_classification") => ScoreFunction::Sigmoid,
-            _ => ScoreFunction::Softmax,
-        };
+        let score_function = ScoreFunction::for_model(common.problem_type.as_deref(), labels.len());
         Ok(Self {
             path: path.to_path_buf(),
             architecture,
@@ -106,7 +166,9 @@ impl ModelConfig {
         &self.labels
     }
 
-    /// Sigmoid for multi-label models, softmax otherwise.
+    /// The function transformers' pipeline applies to this model's logits by default: raw
+    /// values for a regression, a sigmoid for a multi-label or one-label model, else a softmax
+    /// ([`ScoreFunction::for_model`]).
     pub fn score_function(&self) -> ScoreFunction {
         self.score_function
     }
@@ -205,6 +267,39 @@ mod tests {
             parse(&json).unwrap().score_function(),
             ScoreFunction::Softmax
         );
+    }
+
+    #[test]
+    fn functions_follow_the_pipelines_rules() {
+        let regression = BERT.replace("multi_label_classification", "regression");
+        assert_eq!(
+            parse(&regression).unwrap().score_function(),
+            ScoreFunction::Raw
+        );
+        let one = BERT
+            .replace(r#","1":"b""#, "")
+            .replace(r#","problem_type":"multi_label_classification""#, "");
+        assert_eq!(
+            parse(&one).unwrap().score_function(),
+            ScoreFunction::Sigmoid
+        );
+        let untyped = BERT.replace(r#","problem_type":"multi_label_classification""#, "");
+        assert_eq!(
+            parse(&untyped).unwrap().score_function(),
+            ScoreFunction::Softmax
+        );
+        assert_eq!("NONE".parse::<ScoreFunction>().unwrap(), ScoreFunction::Raw);
+        assert_eq!(
+            "softmax".parse::<ScoreFunction>().unwrap(),
+            ScoreFunction::Softmax
+        );
+        assert!(matches!(
+            "relu".parse::<ScoreFunction>(),
+            Err(Error::InvalidOption {
+                option: "score_function",
+                ..
+            })
+        ));
     }
 
     #[test]

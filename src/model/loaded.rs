@@ -134,7 +134,14 @@ mod tests {
             ];
             let sequences: Vec<Vec<u32>> = texts
                 .iter()
-                .map(|t| model.encoder.encode(t).unwrap().remove(0))
+                .map(|t| {
+                    model
+                        .encoder
+                        .encode(t, crate::long_texts::Truncation::default())
+                        .unwrap()
+                        .windows
+                        .remove(0)
+                })
                 .collect();
             let batch = TokenBatch::new(&sequences);
             let first = model.networks[0].batch_logits(&batch, None).unwrap();

@@ -1,4 +1,4 @@
-//! Logits to probabilities.
+//! Logits to scores: a sigmoid, a softmax, or nothing.
 
 use crate::config::ScoreFunction;
 
@@ -7,6 +7,7 @@ pub(crate) fn probabilities(function: ScoreFunction, logits: &[f32]) -> Vec<f32>
     match function {
         ScoreFunction::Sigmoid => logits.iter().map(|&x| sigmoid(x)).collect(),
         ScoreFunction::Softmax => softmax(logits),
+        ScoreFunction::Raw => logits.to_vec(),
     }
 }
 
@@ -38,6 +39,12 @@ mod tests {
         assert!((p[1] + p[2] - 1.0).abs() < 1e-6);
         assert_eq!(p[3], 1.0);
         assert!(p[4] > 0.0 && p[4] < 1e-40);
+    }
+
+    #[test]
+    fn raw_is_the_logits() {
+        let logits = [1.5, -300.0, 0.0];
+        assert_eq!(probabilities(ScoreFunction::Raw, &logits), logits);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use crate::support;
 
-use emotion_classifier::{Aggregate, EmotionClassifier, Error, LongTexts};
+use emotion_classifier::{
+    Aggregate, EmotionClassifier, Error, LongTexts, Truncation, TruncationSide,
+};
 
 const MODEL: &str = "emotion-minilm-ekman";
 
@@ -105,4 +107,132 @@ fn every_architecture_chunks_a_long_text_into_windows() {
         }
         assert_ne!(truncated.scores(), chunked.scores(), "{model}");
     }
+}
+
+/// 600 single-token words of one kind, then 510 of another: over MiniLM's 512 either way.
+fn two_halves() -> String {
+    format!("{}{}", "awful ".repeat(600), "happy ".repeat(510))
+}
+
+#[test]
+fn the_left_side_keeps_the_end_and_the_flag_says_it_was_cut() {
+    let text = two_halves();
+    let build = |side| {
+        EmotionClassifier::builder()
+            .model(support::model_dir(MODEL))
+            .truncation_side(side)
+            .cache_capacity(0)
+            .build()
+            .unwrap()
+    };
+    let left = build(TruncationSide::Left).classify(&text).unwrap();
+    let right = build(TruncationSide::Right).classify(&text).unwrap();
+    let end = build(TruncationSide::Right)
+        .classify(&"happy ".repeat(510))
+        .unwrap();
+    let start = build(TruncationSide::Right)
+        .classify(&"awful ".repeat(510))
+        .unwrap();
+    assert!(left.truncated() && right.truncated());
+    assert!(!end.truncated() && !start.truncated());
+    for (a, b) in left.scores().iter().zip(end.scores()) {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "left keeps the last 510 words: {left:?} {end:?}"
+        );
+    }
+    for (a, b) in right.scores().iter().zip(start.scores()) {
+        assert!((a - b).abs() < 1e-5, "right keeps the first 510 words");
+    }
+    assert_eq!(left.top().label, "joy");
+    assert_ne!(right.top().label, "joy");
+    // A text that fits is not cut, whichever the side; chunked texts are never "cut".
+    assert!(!build(TruncationSide::Left)
+        .classify("so happy")
+        .unwrap()
+        .truncated());
+    let chunked = build_chunked().classify(&text).unwrap();
+    assert!(!chunked.truncated());
+}
+
+fn build_chunked() -> EmotionClassifier {
+    build(LongTexts::chunk(64, Aggregate::Mean)).unwrap()
+}
+
+#[test]
+fn reject_mode_names_the_token_count_and_limit_and_costs_the_others_nothing() {
+    let classifier = build(LongTexts::Reject).unwrap();
+    let text = two_halves();
+    match classifier.classify(&text) {
+        Err(
+            e @ Error::TooLong {
+                tokens: 1112,
+                limit: 512,
+            },
+        ) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("1112") && message.contains("512"),
+                "{message}"
+            );
+        }
+        other => panic!("expected TooLong with 1,110 words + 2 special tokens, got {other:?}"),
+    }
+    let each = classifier.classify_each(&["so happy", text.as_str(), "so sad"]);
+    assert!(matches!(each[1], Err(Error::TooLong { .. })));
+    assert_eq!(each[0].as_ref().unwrap().top().label, "joy");
+    assert_eq!(each[2].as_ref().unwrap().top().label, "sadness");
+    // Exactly at the limit is fine.
+    let fits = "happy ".repeat(510);
+    assert!(!classifier.classify(&fits).unwrap().truncated());
+    match classifier.classify_batch(&[fits.as_str(), text.as_str()]) {
+        Err(Error::InBatch { index: 1, source }) => {
+            assert!(matches!(*source, Error::TooLong { .. }))
+        }
+        other => panic!("expected InBatch 1, got {other:?}"),
+    }
+}
+
+#[test]
+fn one_call_can_cut_otherwise_and_the_cache_answers_only_texts_that_fit() {
+    let classifier = build(LongTexts::Truncate).unwrap();
+    let text = two_halves();
+    let right = classifier.classify(&text).unwrap();
+    let left = Truncation {
+        long_texts: LongTexts::Truncate,
+        side: TruncationSide::Left,
+    };
+    let short = classifier.classify("so happy").unwrap();
+    let before = classifier.cache_stats();
+    let computed = classifier.computed_texts();
+    let other = classifier.classify_each_with(&[text.as_str(), "so happy"], left);
+    let (long, fits) = (other[0].as_ref().unwrap(), other[1].as_ref().unwrap());
+    assert_eq!(long.top().label, "joy");
+    assert_ne!(
+        long.scores(),
+        right.scores(),
+        "must not be the cached right cut"
+    );
+    assert_eq!(
+        fits, &short,
+        "a text that fits is cut no way: the cache answers it"
+    );
+    let after = classifier.cache_stats();
+    assert_eq!(after.hits, before.hits + 1, "only the short text was a hit");
+    assert_eq!(
+        classifier.computed_texts(),
+        computed + 1,
+        "only the long text ran"
+    );
+    // The classifier's own setting still answers from the cache, with its own cut.
+    assert_eq!(classifier.classify(&text).unwrap(), right);
+    let refuse = Truncation {
+        long_texts: LongTexts::Reject,
+        side: TruncationSide::Right,
+    };
+    assert!(matches!(
+        classifier.classify_each_with(&[text.as_str()], refuse)[0],
+        Err(Error::TooLong { .. })
+    ));
+    assert_eq!(classifier.truncation(), Truncation::default());
 }
