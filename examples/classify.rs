@@ -5,7 +5,14 @@
 //! printf 'so happy\nso sad\n' | cargo run --example classify
 //! cargo run --example classify -- --model path/to/model "What a day"
 //! cargo run --example classify -- --model j-hartmann/emotion-english-distilroberta-base "Wow"
+//! cargo run --example classify -- --explain "I love this so much" "I'm terrified of the dark"
+//! cargo run --example classify -- --explain-html explain.html "I love this so much"
 //! ```
+//!
+//! `--explain` prints each text with its words colored by how much each raised (green) or
+//! lowered (red) the top label's score, then the words ranked; `--explain-html FILE` writes
+//! the same as a small HTML page (hover a word for its numbers). Both by occlusion
+//! ([`EmotionClassifier::explain`]).
 //!
 //! Each text gives one line: `{"text":...,"top":{"label":...,"score":...},"scores":{...}}`, or
 //! `{"text":...,"error":...}` if it failed (the others still run; the exit code is then 1).
@@ -19,6 +26,9 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 
 use clap::Parser;
+
+#[path = "classify/explain.rs"]
+mod explain;
 use emotion_classifier::{
     EmotionClassifier, EmotionScores, Error, ErrorChain, LabelScore, ModelSource, MODEL_ENV,
 };
@@ -34,6 +44,13 @@ struct Args {
     /// the first line read to the last written (model loading excluded).
     #[arg(long)]
     timing: bool,
+    /// Explain each text in the terminal: its words colored by their attribution to the top
+    /// label (green raised it, red lowered it), then the words ranked. Instead of JSON lines.
+    #[arg(long)]
+    explain: bool,
+    /// Write the explanations as an HTML page to this file (with or without --explain).
+    #[arg(long, value_name = "FILE")]
+    explain_html: Option<std::path::PathBuf>,
     /// Texts to classify; without any, one text per line is read from stdin.
     texts: Vec<String>,
 }
@@ -79,6 +96,29 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.explain || args.explain_html.is_some() {
+        let texts = if args.texts.is_empty() {
+            match std::io::stdin()
+                .lock()
+                .lines()
+                .collect::<std::io::Result<Vec<_>>>()
+            {
+                Ok(lines) => lines,
+                Err(e) => {
+                    eprintln!("error: cannot read stdin: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            args.texts
+        };
+        return explain::run(
+            &classifier,
+            &texts,
+            args.explain,
+            args.explain_html.as_deref(),
+        );
+    }
     let written = if args.texts.is_empty() {
         stream_stdin(&classifier, args.timing)
     } else {

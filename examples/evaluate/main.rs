@@ -1,11 +1,12 @@
 //! Evaluate a model on a GoEmotions-format TSV: per-label precision, recall and F1 at a
 //! threshold, macro and micro F1, and (with `--tune-on`) per-label thresholds chosen on another
-//! split and applied to this one.
+//! split and applied to this one; `--write-thresholds` saves those as a `thresholds.json`,
+//! which the classifier reads when it sits beside the model.
 //!
 //! ```text
 //! cargo run --release --example evaluate -- ../shared/data/goemotions/ekman/test.tsv \
 //!     --tune-on ../shared/data/goemotions/ekman/dev.tsv [--threshold 0.3] [--json]
-//!     [--precision bf16|int8] [--limit N]
+//!     [--write-thresholds thresholds.json] [--precision bf16|int8] [--limit N]
 //! ```
 //!
 //! TSV lines are `text<TAB>comma-separated label ids<TAB>id`; ids index `labels.txt` beside the
@@ -15,9 +16,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use emotion_classifier::{EmotionClassifier, Precision};
+use emotion_classifier::{EmotionClassifier, Precision, Thresholds};
 use indicatif::{ProgressBar, ProgressStyle};
-use metrics::{best_thresholds, evaluate, Report};
+use metrics::{evaluate, Report};
 
 mod metrics;
 
@@ -38,6 +39,10 @@ struct Args {
     /// Also choose per-label thresholds on this split and report DATA with them.
     #[arg(long)]
     tune_on: Option<PathBuf>,
+    /// Write the thresholds tuned on --tune-on to this file (as `thresholds.json`: put it
+    /// beside the model's config.json and the classifier decides with them).
+    #[arg(long, requires = "tune_on")]
+    write_thresholds: Option<PathBuf>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
@@ -106,7 +111,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => {
             let dev = read_split(path, names.len())?;
             let dev_scores = score(&classifier, &dev, &columns, "tuning")?;
-            let thresholds = best_thresholds(names.len(), &dev_scores, &dev.gold);
+            let tuned = Thresholds::tune(&names, &dev_scores, &dev.gold)?;
+            if let Some(out) = &args.write_thresholds {
+                tuned.write(out)?;
+                eprintln!("wrote {}", out.display());
+            }
+            let thresholds: Vec<f32> = names
+                .iter()
+                .map(|n| tuned.get(n).unwrap_or(args.threshold))
+                .collect();
             Some(evaluate(&names, &test_scores, &test.gold, &thresholds))
         }
         None => None,

@@ -1,5 +1,5 @@
-//! Multi-label evaluation: precision, recall and F1 per label, macro and micro F1, and
-//! per-label thresholds tuned for F1. Pure Rust, no model.
+//! Multi-label evaluation: precision, recall and F1 per label, macro and micro F1. Pure Rust,
+//! no model. (Tuning thresholds is the library's `Thresholds::tune`.)
 //!
 //! The `evaluate` example's own module: its functions expect every row of `scores` and `gold`,
 //! and `thresholds`, to have one entry per label.
@@ -111,24 +111,6 @@ pub fn evaluate(
     }
 }
 
-/// Per label, the threshold among `0.05, 0.10, ..., 0.95` with the best F1 on this set (the
-/// lowest of equals).
-pub fn best_thresholds(label_count: usize, scores: &[Vec<f32>], gold: &[Vec<bool>]) -> Vec<f32> {
-    let grid: Vec<f32> = (1..20).map(|i| i as f32 * 0.05).collect();
-    (0..label_count)
-        .map(|l| {
-            let mut best = (grid[0], -1.0);
-            for &t in &grid {
-                let f1 = Counts::of(scores, gold, l, t).f1();
-                if f1 > best.1 + 1e-12 {
-                    best = (t, f1);
-                }
-            }
-            best.0
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,13 +142,5 @@ mod tests {
         assert_eq!(r.macro_f1, 0.75);
         // pooled: tp 3, fp 1, fn 1 -> 6 / 8
         assert_eq!(r.micro_f1, 0.75);
-    }
-
-    #[test]
-    fn tuned_thresholds_pick_the_best_f1() {
-        let scores = vec![vec![0.9], vec![0.32], vec![0.28], vec![0.1]];
-        let gold = vec![vec![true], vec![true], vec![false], vec![false]];
-        // Any threshold in (0.28, 0.32] separates perfectly; 0.30 is the grid's first.
-        assert_eq!(best_thresholds(1, &scores, &gold), vec![0.3]);
     }
 }
