@@ -38,8 +38,8 @@ pub struct LabelScore<'a> {
 /// the function.
 ///
 /// # Decisions
-/// [`top`](Self::top), [`top_k`](Self::top_k) and [`sorted`](Self::sorted) rank; [`above`]
-/// (Self::above) applies one threshold to every label; [`decided`](Self::decided) gives the
+/// [`top`](Self::top), [`top_k`](Self::top_k) and [`sorted`](Self::sorted) rank;
+/// [`above`](Self::above) applies one threshold to every label; [`decided`](Self::decided) gives the
 /// labels the model decides on, with the classifier's per-label
 /// [thresholds](crate::EmotionClassifierBuilder::thresholds).
 ///
