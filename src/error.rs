@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::finetune::FineTuneError;
 use crate::hub::HubError;
 
 /// Everything that can go wrong while loading a model or classifying text.
@@ -367,6 +368,10 @@ pub enum Error {
     /// or the cache (see [`HubError`]).
     #[error(transparent)]
     Hub(#[from] HubError),
+
+    /// Fine-tuning refused its data, its model or a step (see [`FineTuneError`]).
+    #[error(transparent)]
+    FineTune(#[from] FineTuneError),
 }
 
 /// For the crate's own `?` on libtorch calls. Hidden: tch's types are not part of the API (see

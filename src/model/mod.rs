@@ -23,7 +23,7 @@ mod params;
 mod small_pass;
 mod unpadded;
 
-pub(crate) use library::PositionTerms;
+pub(crate) use library::{classifier_output_weight, PositionTerms};
 pub(crate) use loaded::LoadedModel;
 pub(crate) use network::{Network, NetworkOptions};
 
