@@ -43,7 +43,7 @@ fn refuse<T>(option: &str, why: impl std::fmt::Display) -> Parsed<T> {
 }
 
 /// Sets each of `defaults` that `config` lacks (or has as `null`).
-fn fill(config: &mut Map<String, Value>, defaults: Value) {
+pub(crate) fn fill(config: &mut Map<String, Value>, defaults: Value) {
     if let Value::Object(defaults) = defaults {
         for (key, value) in defaults {
             match config.get(&key) {

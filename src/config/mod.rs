@@ -18,6 +18,6 @@ mod model_config;
 mod network_config;
 
 pub use architecture::Architecture;
-pub(crate) use library::LibraryConfig;
+pub(crate) use library::{fill, LibraryConfig};
 pub use model_config::{ModelConfig, ScoreFunction};
 pub(crate) use network_config::NetworkConfig;

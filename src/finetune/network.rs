@@ -15,7 +15,7 @@ use tch::{nn, Device, Tensor};
 
 use super::error::FineTuneError;
 use crate::checkpoint::Weights;
-use crate::config::Architecture;
+use crate::config::{fill, Architecture};
 use crate::error::{panic_message, Error, Result};
 
 enum Module {
@@ -77,17 +77,6 @@ fn invalid_config(path: &Path, source: serde_json::Error) -> Error {
     Error::InvalidConfig {
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// Sets each of `defaults` that `config` lacks or has as `null` (transformers' defaults).
-fn fill(config: &mut Map<String, Value>, defaults: Value) {
-    if let Value::Object(defaults) = defaults {
-        for (key, value) in defaults {
-            if matches!(config.get(&key), None | Some(Value::Null)) {
-                config.insert(key, value);
-            }
-        }
     }
 }
 

@@ -28,7 +28,6 @@ pub(crate) struct Trainer {
     schedule: Schedule,
     multi_label: bool,
     labels: usize,
-    pad_id: i64,
     max_grad_norm: f64,
     step: usize,
 }
@@ -46,14 +45,12 @@ impl Trainer {
         max_grad_norm: f64,
     ) -> Result<Self> {
         let optimizer = AdamW::new(adamw, network.parameters())?;
-        let pad_id = network.pad_token_id();
         Ok(Self {
             network,
             optimizer,
             schedule,
             multi_label,
             labels,
-            pad_id,
             max_grad_norm,
             step: 0,
         })
@@ -70,7 +67,7 @@ impl Trainer {
     }
 
     fn inputs(&self, texts: &[&[i64]]) -> Result<(Tensor, Tensor)> {
-        let (ids, mask, longest) = pad(texts, self.pad_id);
+        let (ids, mask, longest) = pad(texts, self.network.pad_token_id());
         let shape = [texts.len() as i64, longest as i64];
         Ok((
             Tensor::from_slice(&ids).f_reshape(shape)?,
