@@ -63,7 +63,7 @@ mod device;
 mod error;
 mod error_chain;
 pub mod explain;
-mod finetune;
+pub mod finetune;
 mod hub;
 mod layout;
 mod long_texts;

@@ -75,14 +75,17 @@ impl AdamW {
                 if decay != 0.0 {
                     let _ = parameter.f_mul_scalar_(1.0 - lr * decay)?;
                 }
+                // In place where PyTorch is (`lerp_`, `mul_().addcmul_()`, `addcdiv_`): two
+                // temporaries per parameter instead of six.
                 let _ = m.f_lerp_(&grad, 1.0 - c.beta1)?;
                 let _ = v.f_mul_scalar_(c.beta2)?;
-                let _ = v.f_add_(&grad.f_mul(&grad)?.f_mul_scalar(1.0 - c.beta2)?)?;
-                let denom = v
-                    .f_sqrt()?
-                    .f_div_scalar(bias_correction2_sqrt)?
-                    .f_add_scalar(c.eps)?;
-                let _ = parameter.f_sub_(&m.f_div(&denom)?.f_mul_scalar(step_size)?)?;
+                let _ = v.f_addcmul_(&grad.f_mul_scalar(1.0 - c.beta2)?, &grad)?;
+                let mut denom = v.f_sqrt()?;
+                let _ = denom.f_div_scalar_(bias_correction2_sqrt)?;
+                let _ = denom.f_add_scalar_(c.eps)?;
+                // p -= step_size * m / denom, as p += m / (denom / -step_size).
+                let _ = denom.f_div_scalar_(-step_size)?;
+                let _ = parameter.f_addcdiv_(m, &denom)?;
             }
             Ok(())
         })
@@ -91,6 +94,25 @@ impl AdamW {
     /// The updates made so far.
     pub(crate) fn updates(&self) -> u64 {
         self.updates
+    }
+
+    /// Each parameter's first and second moments, in the parameters' order.
+    pub(crate) fn moments(&self) -> &[(Tensor, Tensor)] {
+        &self.moments
+    }
+
+    /// Continues from a saved state: the moments' values are copied in, in the parameters'
+    /// order, and the update count is set.
+    pub(crate) fn restore(&mut self, moments: &[(Tensor, Tensor)], updates: u64) -> Result<()> {
+        tch::no_grad(|| -> Result<()> {
+            for ((m, v), (saved_m, saved_v)) in self.moments.iter_mut().zip(moments) {
+                m.f_copy_(saved_m)?;
+                v.f_copy_(saved_v)?;
+            }
+            Ok(())
+        })?;
+        self.updates = updates;
+        Ok(())
     }
 }
 

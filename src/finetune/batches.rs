@@ -34,6 +34,7 @@ pub(crate) fn epoch_batches(
     batches
 }
 
+#[cfg(test)]
 /// The reference run's batches: the first `steps * batch` texts in file order.
 pub(crate) fn file_order_batches(texts: usize, batch: usize, steps: usize) -> Vec<Vec<usize>> {
     let batch = batch.max(1);

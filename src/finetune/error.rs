@@ -97,6 +97,67 @@ pub enum FineTuneError {
         model_type: &'static str,
     },
 
+    /// A CSV or JSON-lines record the trainer cannot read: bad JSON, a missing column or
+    /// field, or a field of the wrong type.
+    #[error("{path}:{line}: {reason}")]
+    InvalidRecord {
+        /// The data file.
+        path: PathBuf,
+        /// The record's (first) line, from 1.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A data file's header has no column of that name.
+    #[error("{path}: no column named {column:?} in the header")]
+    MissingColumn {
+        /// The data file.
+        path: PathBuf,
+        /// The column looked for.
+        column: String,
+    },
+
+    /// The output folder exists already (refused unless overwriting is asked for).
+    #[error("{path} exists already: choose another output folder, or overwrite it")]
+    OutputExists {
+        /// The output folder.
+        path: PathBuf,
+    },
+
+    /// An interrupted run's checkpoint is there, and neither resuming nor overwriting was
+    /// asked for (starting over would throw it away).
+    #[error("{path} holds an interrupted run's checkpoint: resume it, or overwrite to start over")]
+    CheckpointExists {
+        /// The checkpoint folder.
+        path: PathBuf,
+    },
+
+    /// Resuming was asked for, and there is no checkpoint to resume from.
+    #[error("nothing to resume: {path} holds no checkpoint")]
+    NoCheckpoint {
+        /// Where the checkpoint was looked for.
+        path: PathBuf,
+    },
+
+    /// The checkpoint belongs to a different run (other settings, labels or data).
+    #[error("{path}: the checkpoint is from a different run: {reason}")]
+    CheckpointMismatch {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
+    },
+
+    /// The run was stopped (its stop flag was set); its state is saved to resume from.
+    #[error("training stopped at step {step}; resume from the checkpoint in {checkpoint}")]
+    Stopped {
+        /// Steps made.
+        step: usize,
+        /// The checkpoint folder.
+        checkpoint: PathBuf,
+    },
+
     /// The loss became NaN or infinite; training stopped before that step's update.
     #[error("the loss became {loss} at step {step}; training stopped before that step's update")]
     NonFiniteLoss {

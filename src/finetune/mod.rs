@@ -11,20 +11,32 @@
 //! - `reference`: the recipe's deterministic reference run, checked against the peer's;
 //! - `error`: [`FineTuneError`].
 
-// The library call (`FineTune`), its CLI and saving the trained model are not written yet
-// (issue 26): until then the engine below is reached from its tests only, and parts of it
-// (the head's priors, the epoch order, the written config) from nowhere yet.
-#![allow(dead_code)]
-
 mod adamw;
 mod batches;
+mod builder;
+mod checkpoint;
 mod data;
+mod dataset;
 mod error;
+mod export;
+mod hyperparameters;
+mod metrics;
 mod network;
 mod priors;
+#[cfg(test)]
 mod reference;
+mod report;
+mod run;
 mod schedule;
+mod table;
+#[cfg(test)]
+mod tests;
 mod tokens;
 mod trainer;
 
+pub use builder::{FineTune, FineTuneBuilder, DEFAULT_CHECKPOINT_EVERY};
+pub use data::LabelledText;
+pub use dataset::TrainingData;
 pub use error::FineTuneError;
+pub use hyperparameters::Hyperparameters;
+pub use report::{EpochReport, FineTuneEvent, FineTuneReport, StepProgress, TimeBreakdown};

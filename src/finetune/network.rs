@@ -5,7 +5,7 @@
 //! Not the crate's fused encoder: its in-place kernels have no gradients.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rust_bert::bert::{BertConfig, BertForSequenceClassification};
 use rust_bert::distilbert::{DistilBertConfig, DistilBertModelClassifier};
@@ -88,6 +88,46 @@ fn config_labels(config: &Map<String, Value>) -> Option<Vec<String>> {
         .collect()
 }
 
+/// The model folder's config, and its architecture when the trainer supports it.
+///
+/// # Errors
+/// [`FineTuneError::UnsupportedArchitecture`], [`Error::UnsupportedModelType`],
+/// [`Error::InvalidConfig`], [`Error::MissingFile`].
+pub(crate) fn read_config(dir: &Path) -> Result<(PathBuf, Map<String, Value>, Architecture)> {
+    let config_path = dir.join("config.json");
+    let bytes = crate::layout::read(&config_path)?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| invalid_config(&config_path, e))?;
+    let Value::Object(config) = value else {
+        return Err(invalid_config(
+            &config_path,
+            serde::de::Error::custom("config.json is not a JSON object"),
+        ));
+    };
+    let model_type = config
+        .get("model_type")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let architecture =
+        Architecture::from_model_type(model_type).ok_or_else(|| Error::UnsupportedModelType {
+            path: config_path.clone(),
+            model_type: model_type.to_owned(),
+        })?;
+    if !matches!(
+        architecture,
+        Architecture::Bert
+            | Architecture::Roberta
+            | Architecture::XlmRoberta
+            | Architecture::DistilBert
+    ) {
+        return Err(FineTuneError::UnsupportedArchitecture {
+            model_type: architecture.model_type(),
+        }
+        .into());
+    }
+    Ok((config_path, config, architecture))
+}
+
 impl TrainableNetwork {
     /// Builds the network for the model folder `dir` with `labels`.
     ///
@@ -105,38 +145,7 @@ impl TrainableNetwork {
         labels: &[String],
         single_label_head: bool,
     ) -> Result<LoadedBase> {
-        let config_path = dir.join("config.json");
-        let bytes = crate::layout::read(&config_path)?;
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|e| invalid_config(&config_path, e))?;
-        let Value::Object(mut config) = value else {
-            return Err(invalid_config(
-                &config_path,
-                serde::de::Error::custom("config.json is not a JSON object"),
-            ));
-        };
-        let model_type = config
-            .get("model_type")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let architecture = Architecture::from_model_type(model_type).ok_or_else(|| {
-            Error::UnsupportedModelType {
-                path: config_path.clone(),
-                model_type: model_type.to_owned(),
-            }
-        })?;
-        if !matches!(
-            architecture,
-            Architecture::Bert
-                | Architecture::Roberta
-                | Architecture::XlmRoberta
-                | Architecture::DistilBert
-        ) {
-            return Err(FineTuneError::UnsupportedArchitecture {
-                model_type: architecture.model_type(),
-            }
-            .into());
-        }
+        let (config_path, mut config, architecture) = read_config(dir)?;
         if let Some(kind) = config
             .get("position_embedding_type")
             .and_then(Value::as_str)
@@ -301,11 +310,6 @@ impl TrainableNetwork {
             had_head,
             multi_label,
         })
-    }
-
-    /// The architecture.
-    pub(crate) fn architecture(&self) -> Architecture {
-        self.architecture
     }
 
     /// The padding token's id.

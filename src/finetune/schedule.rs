@@ -21,6 +21,7 @@ impl Schedule {
     }
 
     /// The number of updates the schedule runs.
+    #[cfg(test)]
     pub(crate) fn total(&self) -> usize {
         self.total
     }

@@ -1,6 +1,8 @@
 //! One training step (forward, loss, backward, clipping, AdamW at the schedule's rate), and
 //! the scores of the model as it stands.
 
+use std::time::{Duration, Instant};
+
 use tch::{Kind, Reduction, Tensor};
 
 use super::adamw::{clip_grad_norm, AdamW, AdamWConfig};
@@ -30,6 +32,18 @@ pub(crate) struct Trainer {
     labels: usize,
     max_grad_norm: f64,
     step: usize,
+    times: PhaseTimes,
+}
+
+/// Where training time went, summed over the steps of this process.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct PhaseTimes {
+    /// Building the batch's tensors and the forward pass with its loss.
+    pub(crate) forward: Duration,
+    /// The backward pass.
+    pub(crate) backward: Duration,
+    /// Clipping and the AdamW update.
+    pub(crate) optimizer: Duration,
 }
 
 /// One text of a batch: its token ids and its label ids.
@@ -53,6 +67,7 @@ impl Trainer {
             labels,
             max_grad_norm,
             step: 0,
+            times: PhaseTimes::default(),
         })
     }
 
@@ -61,9 +76,26 @@ impl Trainer {
         &self.network
     }
 
-    /// Steps made so far.
-    pub(crate) fn steps_done(&self) -> usize {
-        self.step
+    /// Where this process's steps spent their time.
+    pub(crate) fn times(&self) -> PhaseTimes {
+        self.times
+    }
+
+    /// The optimizer (its moments are part of a checkpoint).
+    pub(crate) fn optimizer(&self) -> &AdamW {
+        &self.optimizer
+    }
+
+    /// Continues from a checkpoint: `step` steps made, the optimizer's moments and count.
+    pub(crate) fn restore(
+        &mut self,
+        step: usize,
+        moments: &[(Tensor, Tensor)],
+        updates: u64,
+    ) -> Result<()> {
+        self.optimizer.restore(moments, updates)?;
+        self.step = step;
+        Ok(())
     }
 
     fn inputs(&self, texts: &[&[i64]]) -> Result<(Tensor, Tensor)> {
@@ -98,6 +130,7 @@ impl Trainer {
     /// # Errors
     /// [`FineTuneError::NonFiniteLoss`] (nothing is updated), or a libtorch or model error.
     pub(crate) fn step(&mut self, batch: &[Example<'_>], train: bool) -> Result<StepRecord> {
+        let started = Instant::now();
         let lr = self.schedule.at(self.step);
         let texts: Vec<&[i64]> = batch.iter().map(|(ids, _)| *ids).collect();
         let (ids, mask) = self.inputs(&texts)?;
@@ -129,10 +162,15 @@ impl Trainer {
             }
             .into());
         }
+        let forward_done = Instant::now();
         loss.f_backward()?;
+        let backward_done = Instant::now();
         let grad_norm = clip_grad_norm(self.network.parameters(), self.max_grad_norm)?;
         self.optimizer.update(self.network.parameters(), lr)?;
         self.step += 1;
+        self.times.forward += forward_done - started;
+        self.times.backward += backward_done - forward_done;
+        self.times.optimizer += backward_done.elapsed();
         Ok(StepRecord {
             loss: value,
             grad_norm,

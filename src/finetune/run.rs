@@ -1,0 +1,310 @@
+//! The training loop: read and check everything, then epochs of seeded batches with dropout,
+//! the dev set scored after each epoch (the best kept), checkpoints along the way, and the
+//! model folder written at the end (in `<output>.partial`, renamed into place).
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tch::Tensor;
+
+use super::adamw::AdamWConfig;
+use super::batches::epoch_batches;
+use super::builder::FineTune;
+use super::checkpoint::{self, RunState, STATE_FILE};
+use super::error::FineTuneError;
+use super::export::{copy_tokenizer, write_config, write_safetensors};
+use super::metrics::macro_f1;
+use super::network::{read_config, TrainableNetwork};
+use super::priors::initial_biases;
+use super::report::{EpochReport, FineTuneEvent, FineTuneReport, StepProgress, TimeBreakdown};
+use super::schedule::Schedule;
+use super::tokens::TrainingTokenizer;
+use super::trainer::{Example, Trainer};
+use crate::error::{Error, Result};
+
+/// Dev texts scored a batch.
+const EVAL_BATCH: usize = 128;
+
+/// One run at a time in a process: dropout draws from libtorch's process-wide generator,
+/// which each step seeds, so two runs at once would draw each other's masks and neither
+/// would be reproducible (nor resumable to the same result).
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn io_error(path: &std::path::Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Checks the output and checkpoint folders before any work.
+fn check_folders(run: &FineTune) -> Result<()> {
+    if run.output.exists() && !run.overwrite {
+        return Err(FineTuneError::OutputExists {
+            path: run.output.clone(),
+        }
+        .into());
+    }
+    if run.resume {
+        if !run.partial.join(STATE_FILE).is_file() {
+            return Err(FineTuneError::NoCheckpoint {
+                path: run.partial.clone(),
+            }
+            .into());
+        }
+    } else if run.partial.exists() {
+        if !run.overwrite {
+            return Err(FineTuneError::CheckpointExists {
+                path: run.partial.clone(),
+            }
+            .into());
+        }
+        std::fs::remove_dir_all(&run.partial).map_err(io_error(&run.partial))?;
+    }
+    Ok(())
+}
+
+/// Dev scores, computed in length order (less padding) and returned in the texts' order.
+fn dev_scores(trainer: &Trainer, dev: &[Vec<i64>]) -> Result<Vec<Vec<f32>>> {
+    let mut order: Vec<usize> = (0..dev.len()).collect();
+    order.sort_by_key(|&i| dev[i].len());
+    let sorted: Vec<&[i64]> = order.iter().map(|&i| dev[i].as_slice()).collect();
+    let scores = trainer.scores(&sorted, EVAL_BATCH)?;
+    let mut out = vec![Vec::new(); dev.len()];
+    for (i, row) in order.into_iter().zip(scores) {
+        out[i] = row;
+    }
+    Ok(out)
+}
+
+/// Runs `run`; returns the report and the trainer as it ended (for tests to compare with).
+pub(crate) fn train(
+    run: &FineTune,
+    progress: &mut dyn FnMut(&FineTuneEvent),
+) -> Result<(FineTuneReport, Trainer)> {
+    let _one_run = ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    check_folders(run)?;
+    let dir = run.base.local_dir()?;
+    read_config(&dir)?;
+    let h = run.hyperparameters;
+    let dataset = run.data.load()?;
+    let labels = dataset.labels;
+    // A new head's initial weights come from the seed too.
+    tch::manual_seed(h.seed as i64);
+    let loaded = TrainableNetwork::load(&dir, &labels, run.single_label)?;
+    let tokenizer = TrainingTokenizer::from_dir(&dir, h.max_length)?;
+    let texts = |set: &[super::data::LabelledText]| -> Result<Vec<Vec<i64>>> {
+        tokenizer.encode(&set.iter().map(|t| t.text.as_str()).collect::<Vec<_>>())
+    };
+    let train_ids = texts(&dataset.train)?;
+    let dev_ids = texts(&dataset.dev)?;
+    if let Some(threads) = run.threads {
+        tch::set_num_threads(threads as i32);
+    }
+    let new_head = !loaded.had_head;
+    if new_head {
+        if let Some(bias) = loaded.network.output_bias() {
+            let ids: Vec<Vec<usize>> = dataset.train.iter().map(|t| t.labels.clone()).collect();
+            let priors = initial_biases(&ids, labels.len(), loaded.multi_label);
+            let mut bias = bias.shallow_clone();
+            tch::no_grad(|| bias.f_copy_(&Tensor::from_slice(&priors)))?;
+        }
+    }
+    let multi_label = loaded.multi_label;
+    let steps_per_epoch = train_ids.len().div_ceil(h.batch_size);
+    let total = steps_per_epoch * h.epochs;
+    let mut trainer = Trainer::new(
+        loaded.network,
+        multi_label,
+        labels.len(),
+        Schedule::new(h.learning_rate, total, h.warmup_ratio),
+        AdamWConfig {
+            weight_decay: h.weight_decay,
+            ..AdamWConfig::default()
+        },
+        h.max_grad_norm,
+    )?;
+    let mut state = RunState {
+        hyperparameters: h,
+        labels: labels.clone(),
+        train_texts: train_ids.len(),
+        step: 0,
+        updates: 0,
+        epoch: 0,
+        batch_in_epoch: 0,
+        epoch_loss_sum: 0.0,
+        epoch_steps: 0,
+        epoch_texts: 0,
+        epoch_seconds: 0.0,
+        epochs: Vec::new(),
+        best: None,
+        tensors_file: String::new(),
+    };
+    let mut resumed_from_step = None;
+    if run.resume {
+        let saved = checkpoint::read_state(&run.partial)?;
+        if let Some(reason) = state.mismatch(&saved) {
+            return Err(FineTuneError::CheckpointMismatch {
+                path: run.partial.clone(),
+                reason,
+            }
+            .into());
+        }
+        checkpoint::restore(&run.partial, &mut trainer, &saved)?;
+        resumed_from_step = Some(saved.step);
+        state = saved;
+    } else {
+        std::fs::create_dir_all(&run.partial).map_err(io_error(&run.partial))?;
+    }
+
+    let lengths: Vec<usize> = train_ids.iter().map(Vec::len).collect();
+    let mut time = TimeBreakdown::default();
+    let (mut seen, mut train_time) = (0usize, Duration::ZERO);
+    let save = |trainer: &Trainer, state: &mut RunState, time: &mut TimeBreakdown| {
+        let begun = Instant::now();
+        let saved = checkpoint::save(&run.partial, trainer, state);
+        time.saving_seconds += begun.elapsed().as_secs_f64();
+        saved
+    };
+    while state.epoch < h.epochs {
+        let batches = epoch_batches(&lengths, h.batch_size, h.seed, state.epoch);
+        for batch in batches.iter().skip(state.batch_in_epoch) {
+            if run.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                save(&trainer, &mut state, &mut time)?;
+                progress(&FineTuneEvent::Checkpoint { step: state.step });
+                return Err(FineTuneError::Stopped {
+                    step: state.step,
+                    checkpoint: run.partial.clone(),
+                }
+                .into());
+            }
+            let examples: Vec<Example<'_>> = batch
+                .iter()
+                .map(|&i| (train_ids[i].as_slice(), dataset.train[i].labels.as_slice()))
+                .collect();
+            // Dropout's masks come from the seed and the step alone, so a resumed run draws
+            // the masks an uninterrupted one does.
+            tch::manual_seed(h.seed.wrapping_add(state.step as u64) as i64);
+            let begun = Instant::now();
+            let record = trainer.step(&examples, true)?;
+            let took = begun.elapsed();
+            train_time += took;
+            seen += batch.len();
+            state.step += 1;
+            state.batch_in_epoch += 1;
+            state.epoch_loss_sum += record.loss;
+            state.epoch_steps += 1;
+            state.epoch_texts += batch.len();
+            state.epoch_seconds += took.as_secs_f64();
+            let rate = seen as f64 / train_time.as_secs_f64().max(1e-9);
+            let left = total.saturating_sub(state.step) * h.batch_size;
+            progress(&FineTuneEvent::Step(StepProgress {
+                step: state.step,
+                total_steps: total,
+                epoch: state.epoch + 1,
+                loss: record.loss,
+                grad_norm: record.grad_norm,
+                learning_rate: record.lr,
+                texts_per_second: rate,
+                eta: Duration::from_secs_f64(left as f64 / rate.max(1e-9)),
+            }));
+            let epoch_ends = state.batch_in_epoch == batches.len();
+            if state.step.is_multiple_of(run.checkpoint_every) && !epoch_ends {
+                save(&trainer, &mut state, &mut time)?;
+                progress(&FineTuneEvent::Checkpoint { step: state.step });
+            }
+        }
+        let begun = Instant::now();
+        let dev_macro_f1 = if dev_ids.is_empty() {
+            None
+        } else {
+            let scores = dev_scores(&trainer, &dev_ids)?;
+            let truth: Vec<Vec<usize>> = dataset.dev.iter().map(|t| t.labels.clone()).collect();
+            Some(macro_f1(
+                &scores,
+                &truth,
+                labels.len(),
+                multi_label,
+                h.eval_threshold,
+            ))
+        };
+        time.evaluation_seconds += begun.elapsed().as_secs_f64();
+        let report = EpochReport {
+            epoch: state.epoch + 1,
+            steps: state.epoch_steps,
+            mean_loss: state.epoch_loss_sum / state.epoch_steps.max(1) as f64,
+            dev_macro_f1,
+            train_seconds: state.epoch_seconds,
+            texts_per_second: state.epoch_texts as f64 / state.epoch_seconds.max(1e-9),
+        };
+        if let Some(f1) = dev_macro_f1 {
+            if state.best.is_none_or(|(_, best)| f1 > best) {
+                let begun = Instant::now();
+                write_safetensors(
+                    &checkpoint::best_path(&run.partial),
+                    trainer.network().parameters(),
+                )?;
+                time.saving_seconds += begun.elapsed().as_secs_f64();
+                state.best = Some((report.epoch, f1));
+            }
+        }
+        progress(&FineTuneEvent::Epoch(report.clone()));
+        state.epochs.push(report);
+        state.epoch += 1;
+        state.batch_in_epoch = 0;
+        state.epoch_loss_sum = 0.0;
+        state.epoch_steps = 0;
+        state.epoch_texts = 0;
+        state.epoch_seconds = 0.0;
+        save(&trainer, &mut state, &mut time)?;
+        progress(&FineTuneEvent::Checkpoint { step: state.step });
+    }
+
+    // The model folder: the best epoch's weights (the last's without dev texts), the config
+    // and the tokenizer, then the checkpoint's files removed and the folder renamed.
+    let begun = Instant::now();
+    let model = run.partial.join("model.safetensors");
+    let best = checkpoint::best_path(&run.partial);
+    if state.best.is_some() && best.is_file() {
+        std::fs::rename(&best, &model).map_err(io_error(&model))?;
+    } else {
+        write_safetensors(&model, trainer.network().parameters())?;
+    }
+    write_config(&run.partial, trainer.network().config())?;
+    copy_tokenizer(&dir, &run.partial)?;
+    for file in [STATE_FILE, state.tensors_file.as_str()] {
+        let path = run.partial.join(file);
+        std::fs::remove_file(&path).map_err(io_error(&path))?;
+    }
+    if run.output.exists() {
+        std::fs::remove_dir_all(&run.output).map_err(io_error(&run.output))?;
+    }
+    std::fs::rename(&run.partial, &run.output).map_err(io_error(&run.output))?;
+    time.saving_seconds += begun.elapsed().as_secs_f64();
+    let phases = trainer.times();
+    time.forward_seconds = phases.forward.as_secs_f64();
+    time.backward_seconds = phases.backward.as_secs_f64();
+    time.optimizer_seconds = phases.optimizer.as_secs_f64();
+    let (best_epoch, best_dev_macro_f1) = match state.best {
+        Some((epoch, f1)) => (epoch, Some(f1)),
+        None => (state.epochs.len(), None),
+    };
+    let report = FineTuneReport {
+        epochs: state.epochs,
+        best_epoch,
+        best_dev_macro_f1,
+        steps: state.step,
+        train_texts: train_ids.len(),
+        dev_texts: dev_ids.len(),
+        labels,
+        multi_label,
+        new_head,
+        texts_per_second: seen as f64 / train_time.as_secs_f64().max(1e-9),
+        time,
+        resumed_from_step,
+        output: run.output.clone(),
+    };
+    Ok((report, trainer))
+}

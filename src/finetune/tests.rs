@@ -1,0 +1,359 @@
+//! End-to-end runs on the tiny fixtures: a keyword task learned from a new head, the written
+//! folder loaded back, resuming, and every refusal.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::*;
+use crate::checkpoint::Weights;
+use crate::model::test_model_dir;
+
+/// A copy of a fixture without its classification head: a base encoder.
+fn headless(fixture: &str, into: &Path) -> PathBuf {
+    let from = test_model_dir(fixture);
+    let dir = into.join(format!("{fixture}-base"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for entry in std::fs::read_dir(&from).expect("fixture") {
+        let path = entry.expect("entry").path();
+        if path.file_name() != Some("model.safetensors".as_ref()) {
+            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let bytes = std::fs::read(from.join("model.safetensors")).expect("weights");
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
+    let kept: Vec<_> = file
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("classifier."))
+        .collect();
+    safetensors::serialize_to_file(kept, None, &dir.join("model.safetensors")).expect("write");
+    dir
+}
+
+const SUPPORT_LABELS: [&str; 3] = ["frustrated", "confused", "satisfied"];
+
+/// Texts whose labels their keywords decide, with neutral filler around them.
+fn keyword_texts(count: usize) -> Vec<(String, Vec<String>)> {
+    let keywords = [
+        ("frustrated", &["annoyed", "furious", "fed up"][..]),
+        ("confused", &["puzzled", "lost", "unclear"][..]),
+        ("satisfied", &["great", "perfect", "thanks"][..]),
+    ];
+    let fillers = [
+        "the order",
+        "my account",
+        "this update",
+        "the invoice",
+        "your app",
+    ];
+    (0..count)
+        .map(|i| {
+            let (label, words) = keywords[i % 3];
+            let word = words[(i / 3) % words.len()];
+            let filler = fillers[(i / 9) % fillers.len()];
+            let text = if i % 2 == 0 {
+                format!("{word} about {filler}")
+            } else {
+                format!("{filler} , {word}")
+            };
+            (text, vec![label.to_owned()])
+        })
+        .collect()
+}
+
+fn names(path: &Path) -> Vec<String> {
+    let weights = Weights::from_safetensors(path).expect("weights");
+    let mut names: Vec<String> = weights.names().map(str::to_owned).collect();
+    names.sort();
+    names
+}
+
+fn metadata(path: &Path) -> Option<HashMap<String, String>> {
+    let bytes = std::fs::read(path).expect("weights");
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).expect("header");
+    meta.metadata().clone()
+}
+
+fn fine_tune_error(result: crate::Result<FineTuneReport>) -> FineTuneError {
+    match result {
+        Err(crate::Error::FineTune(e)) => e,
+        other => panic!("expected a fine-tuning error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_new_head_learns_a_keyword_task_and_the_folder_loads_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = headless("tiny-bert-vad-regression", tmp.path());
+    let texts = keyword_texts(90);
+    let out = tmp.path().join("support-model");
+    let run = FineTune::builder()
+        .base(base.as_path())
+        .data(TrainingData::texts(
+            SUPPORT_LABELS,
+            texts.clone(),
+            Vec::<(String, Vec<String>)>::new(),
+        ))
+        .output(&out)
+        .learning_rate(3e-3)
+        .batch_size(8)
+        .epochs(30)
+        .threads(1)
+        .build()
+        .expect("settings");
+    let mut losses = Vec::new();
+    let (report, trainer) = run::train(&run, &mut |event| {
+        if let FineTuneEvent::Step(step) = event {
+            losses.push(step.loss);
+        }
+    })
+    .expect("training");
+    assert!(report.new_head && report.multi_label);
+    assert_eq!(report.steps, 30 * 90usize.div_ceil(8));
+    let first = report.epochs[0].mean_loss;
+    let last = report.epochs.last().expect("epochs").mean_loss;
+    assert!(
+        last <= first / 2.0,
+        "the loss fell from {first} to {last} only"
+    );
+
+    // Training macro-F1 at 0.3, from the trainer as it ended.
+    let tokenizer = tokens::TrainingTokenizer::from_dir(&base, 64).expect("tokenizer");
+    let strs: Vec<&str> = texts.iter().map(|(t, _)| t.as_str()).collect();
+    let ids = tokenizer.encode(&strs).expect("ids");
+    let refs: Vec<&[i64]> = ids.iter().map(Vec::as_slice).collect();
+    let trained = trainer.scores(&refs, 16).expect("scores");
+    let truth: Vec<Vec<usize>> = texts
+        .iter()
+        .map(|(_, l)| {
+            vec![SUPPORT_LABELS
+                .iter()
+                .position(|s| *s == l[0])
+                .expect("label")]
+        })
+        .collect();
+    let f1 = metrics::macro_f1(&trained, &truth, 3, true, 0.3);
+    eprintln!("loss {first} -> {last}, training macro-F1 {f1}");
+    assert!(f1 >= 0.9, "training macro-F1 {f1}");
+
+    // The folder: transformers' tensor names (the fixture's), `format: pt`, a whole config,
+    // the tokenizer, no checkpoint left, and the crate's scores equal the trainer's.
+    let model = out.join("model.safetensors");
+    assert_eq!(
+        names(&model),
+        names(&test_model_dir("tiny-bert-vad-regression").join("model.safetensors"))
+    );
+    assert_eq!(
+        metadata(&model).and_then(|m| m.get("format").cloned()),
+        Some("pt".to_owned())
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).expect("config"))
+            .expect("json");
+    assert_eq!(config["architectures"][0], "BertForSequenceClassification");
+    assert_eq!(config["problem_type"], "multi_label_classification");
+    assert_eq!(config["id2label"]["1"], "confused");
+    assert_eq!(config["label2id"]["satisfied"], 2);
+    assert_eq!(config["model_type"], "bert");
+    assert!(out.join("tokenizer.json").is_file() && out.join("vocab.txt").is_file());
+    assert!(!run.checkpoint_dir().exists());
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains("checkpoint") || f.ends_with(".tmp")),
+        "{files:?}"
+    );
+    let classifier = crate::EmotionClassifier::builder()
+        .model(out.as_path())
+        .build()
+        .expect("the crate loads the folder");
+    assert_eq!(classifier.labels(), SUPPORT_LABELS);
+    let loaded = classifier.classify_batch(&strs).expect("classify");
+    let mut worst = 0f32;
+    for (got, want) in loaded.iter().zip(&trained) {
+        for (a, b) in got.scores().iter().zip(want) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    assert!(worst <= 1e-5, "the loaded model's scores differ by {worst}");
+}
+
+/// Trains `fixture` (a classifier with a head) for two epochs on keyword texts over its labels.
+fn continued(fixture: &str, out: &Path) -> FineTuneBuilder {
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(test_model_dir(fixture).join("config.json")).expect("config"),
+    )
+    .expect("json");
+    let labels: Vec<String> = (0..config["id2label"].as_object().expect("labels").len())
+        .map(|i| {
+            config["id2label"][i.to_string()]
+                .as_str()
+                .expect("label")
+                .to_owned()
+        })
+        .collect();
+    let train: Vec<(String, Vec<String>)> = (0..40)
+        .map(|i| {
+            let label = &labels[i % labels.len()];
+            (format!("so much {label} today"), vec![label.clone()])
+        })
+        .collect();
+    let dev = train[..10].to_vec();
+    FineTune::builder()
+        .base(test_model_dir(fixture))
+        .data(TrainingData::texts(labels, train, dev))
+        .output(out)
+        .learning_rate(1e-3)
+        .batch_size(8)
+        .epochs(2)
+        .threads(1)
+}
+
+#[test]
+fn every_architecture_keeps_transformers_tensor_names_and_loads_back() {
+    for fixture in [
+        "tiny-roberta-emotion",
+        "tiny-distilbert-emotion",
+        "tiny-xlm-roberta-emotion",
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let out = tmp.path().join("out");
+        let report = continued(fixture, &out)
+            .build()
+            .expect("settings")
+            .run()
+            .expect("training");
+        assert!(!report.new_head && !report.multi_label, "{fixture}");
+        assert_eq!(report.epochs.len(), 2);
+        assert!(report.best_dev_macro_f1.is_some());
+        assert_eq!(
+            names(&out.join("model.safetensors")),
+            names(&test_model_dir(fixture).join("model.safetensors")),
+            "{fixture}"
+        );
+        let classifier = crate::EmotionClassifier::builder()
+            .model(out.as_path())
+            .build()
+            .expect("the crate loads the folder");
+        assert_eq!(classifier.labels(), report.labels.as_slice(), "{fixture}");
+    }
+}
+
+#[test]
+fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let whole = tmp.path().join("whole");
+    continued("tiny-roberta-emotion", &whole)
+        .build()
+        .expect("settings")
+        .run()
+        .expect("uninterrupted");
+
+    let resumed = tmp.path().join("resumed");
+    let stop = Arc::new(AtomicBool::new(false));
+    let first = continued("tiny-roberta-emotion", &resumed)
+        .checkpoint_every(2)
+        .stop_flag(stop.clone())
+        .build()
+        .expect("settings");
+    // Stop in the second epoch, past a periodic checkpoint and between two.
+    let stopped = first.run_with_progress(|event| {
+        if let FineTuneEvent::Step(step) = event {
+            if step.step == 7 {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    });
+    assert!(matches!(
+        fine_tune_error(stopped),
+        FineTuneError::Stopped { step: 7, .. }
+    ));
+    assert!(!resumed.exists());
+    // Starting over without saying so would lose the checkpoint: refused.
+    assert!(matches!(
+        fine_tune_error(
+            continued("tiny-roberta-emotion", &resumed)
+                .build()
+                .expect("settings")
+                .run()
+        ),
+        FineTuneError::CheckpointExists { .. }
+    ));
+    // So is resuming with other settings.
+    assert!(matches!(
+        fine_tune_error(
+            continued("tiny-roberta-emotion", &resumed)
+                .learning_rate(2e-3)
+                .resume(true)
+                .build()
+                .expect("settings")
+                .run()
+        ),
+        FineTuneError::CheckpointMismatch { .. }
+    ));
+    let report = continued("tiny-roberta-emotion", &resumed)
+        .resume(true)
+        .build()
+        .expect("settings")
+        .run()
+        .expect("resumed");
+    assert_eq!(report.resumed_from_step, Some(7));
+    assert_eq!(report.epochs.len(), 2);
+
+    let a = Weights::from_safetensors(&whole.join("model.safetensors")).expect("whole");
+    let b = Weights::from_safetensors(&resumed.join("model.safetensors")).expect("resumed");
+    let mut worst = 0f64;
+    for name in names(&whole.join("model.safetensors")) {
+        let shape = a.shape(&name).expect("shape").to_vec();
+        let x = a.tensor_f32(&name, &shape).expect("a");
+        let y = b.tensor_f32(&name, &shape).expect("b");
+        worst = worst.max((x - y).abs().max().double_value(&[]));
+    }
+    assert!(worst <= 1e-5, "the resumed model differs by {worst}");
+}
+
+#[test]
+fn refusals_name_what_is_wrong_before_any_training() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).expect("dir");
+    let run = |builder: FineTuneBuilder| fine_tune_error(builder.build().expect("settings").run());
+    assert!(matches!(
+        run(continued("tiny-roberta-emotion", &out)),
+        FineTuneError::OutputExists { ref path } if *path == out
+    ));
+    let fresh = tmp.path().join("fresh");
+    assert!(matches!(
+        run(continued("tiny-roberta-emotion", &fresh).resume(true)),
+        FineTuneError::NoCheckpoint { .. }
+    ));
+    assert!(matches!(
+        run(continued("tiny-roberta-emotion", &fresh).base(test_model_dir("tiny-albert-emotion"))),
+        FineTuneError::UnsupportedArchitecture {
+            model_type: "albert"
+        }
+    ));
+    let other_labels = continued("tiny-roberta-emotion", &fresh).data(TrainingData::texts(
+        ["calm", "upset"],
+        [("fine", vec!["calm"])],
+        Vec::<(&str, Vec<&str>)>::new(),
+    ));
+    assert!(matches!(
+        run(other_labels),
+        FineTuneError::LabelsDiffer { .. }
+    ));
+    // A learning rate that blows the weights up: the loss turns non-finite, the step is named.
+    let error = run(continued("tiny-roberta-emotion", &fresh).learning_rate(1e36));
+    assert!(
+        matches!(error, FineTuneError::NonFiniteLoss { step, .. } if step >= 1),
+        "{error:?}"
+    );
+    assert!(!fresh.exists());
+}
