@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Parser;
-use emotion_classifier::finetune::{FineTune, FineTuneEvent, Hyperparameters, TrainingData};
+use emotion_classifier::finetune::{
+    FineTune, FineTuneEvent, FineTuneReport, Hyperparameters, TrainingData,
+};
 use emotion_classifier::{Error, ErrorChain, FineTuneError, ModelSource};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -93,7 +95,33 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler = {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                // A second Ctrl-C: the user does not want to wait for the checkpoint.
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after this step (Ctrl-C again to quit at once)...");
+        })
+    };
+    if let Err(e) = handler {
+        eprintln!("warning: Ctrl-C will not stop cleanly: {e}");
+    }
+    let outcome = run(&args, stop).and_then(|report| {
+        println!("{}", serde_json::to_string(&report)?);
+        eprintln!(
+            "wrote {} (epoch {}, dev macro-F1 {})",
+            report.output.display(),
+            report.best_epoch,
+            report
+                .best_dev_macro_f1
+                .map_or("not measured".to_owned(), |f1| format!("{f1:.4}"))
+        );
+        Ok(())
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", ErrorChain(e.as_ref()));
@@ -136,18 +164,8 @@ fn data(args: &Args) -> Result<TrainingData, BoxError> {
     })
 }
 
-fn run(args: &Args) -> Result<(), BoxError> {
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                // A second Ctrl-C: the user does not want to wait for the checkpoint.
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping after this step (Ctrl-C again to quit at once)...");
-        })?;
-    }
+/// Trains as `args` say; `stop`, once set, stops the run at its next step with a checkpoint.
+fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<FineTuneReport, BoxError> {
     let hyperparameters = Hyperparameters {
         learning_rate: args.lr,
         batch_size: args.batch,
@@ -201,15 +219,123 @@ fn run(args: &Args) -> Result<(), BoxError> {
         _ => {}
     });
     bar.finish_and_clear();
-    let report = report?;
-    println!("{}", serde_json::to_string(&report)?);
-    eprintln!(
-        "wrote {} (epoch {}, dev macro-F1 {})",
-        report.output.display(),
-        report.best_epoch,
-        report
-            .best_dev_macro_f1
-            .map_or("not measured".to_owned(), |f1| format!("{f1:.4}"))
-    );
-    Ok(())
+    Ok(report?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> String {
+        let models = std::env::var_os("EMOTION_TEST_MODELS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models"));
+        models
+            .join("tiny-distilbert-emotion")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn args(extra: &[&str]) -> Args {
+        let model = model();
+        let mut all = vec![
+            "emotion-finetune",
+            "--base",
+            &model,
+            "--quiet",
+            "--threads",
+            "1",
+        ];
+        all.extend_from_slice(extra);
+        Args::parse_from(all)
+    }
+
+    fn fine_tune_error(result: Result<FineTuneReport, BoxError>) -> FineTuneError {
+        match result.map_err(|e| e.downcast::<Error>()) {
+            Err(Ok(error)) => match *error {
+                Error::FineTune(e) => e,
+                other => panic!("expected a fine-tuning error, got {other:?}"),
+            },
+            Err(Err(other)) => panic!("expected a crate error, got {other}"),
+            Ok(report) => panic!("expected an error, got {report:?}"),
+        }
+    }
+
+    #[test]
+    fn a_csv_file_with_a_dev_file_trains_and_an_existing_output_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (train, dev, out) = (
+            dir.path().join("train.csv"),
+            dir.path().join("dev.csv"),
+            dir.path().join("out"),
+        );
+        let mut rows = String::from("text,labels\n");
+        for (i, label) in ["joy", "anger", "fear", "sadness"]
+            .iter()
+            .cycle()
+            .take(24)
+            .enumerate()
+        {
+            rows.push_str(&format!("\"text {i}, full of {label}\",{label}\n"));
+        }
+        std::fs::write(&train, &rows).unwrap();
+        std::fs::write(&dev, "text,labels\nfull of joy,joy\nfull of fear,fear\n").unwrap();
+        // The model's head has the seven Ekman labels: --labels gives them in its order.
+        let labels = dir.path().join("labels.txt");
+        std::fs::write(
+            &labels,
+            "anger\ndisgust\nfear\njoy\nneutral\nsadness\nsurprise\n",
+        )
+        .unwrap();
+        let paths = [&train, &dev, &out, &labels].map(|p| p.to_str().unwrap().to_owned());
+        let command = [
+            "--data", &paths[0], "--dev", &paths[1], "--out", &paths[2], "--labels", &paths[3],
+            "--epochs", "2", "--batch", "8",
+        ];
+        let report = run(&args(&command), Arc::default()).expect("training");
+        assert_eq!((report.steps, report.epochs.len()), (6, 2));
+        assert!(report.best_dev_macro_f1.is_some() && !report.new_head);
+        assert!(out.join("model.safetensors").is_file() && out.join("config.json").is_file());
+        // Again: the output exists.
+        assert!(matches!(
+            fine_tune_error(run(&args(&command), Arc::default())),
+            FineTuneError::OutputExists { .. }
+        ));
+        let mut overwrite = command.to_vec();
+        overwrite.push("--overwrite");
+        run(&args(&overwrite), Arc::default()).expect("overwritten");
+        // Without --labels the file's labels (four, sorted) are not the head's seven.
+        let elsewhere = dir.path().join("elsewhere").to_str().unwrap().to_owned();
+        assert!(matches!(
+            fine_tune_error(run(
+                &args(&["--data", &paths[0], "--out", &elsewhere]),
+                Arc::default()
+            )),
+            FineTuneError::LabelsDiffer { .. }
+        ));
+        // A stop flag set before the first step: a checkpoint, exit code 1's error.
+        let stopped = dir.path().join("stopped").to_str().unwrap().to_owned();
+        let mut stop_args = command.to_vec();
+        stop_args[5] = &stopped;
+        assert!(matches!(
+            fine_tune_error(run(&args(&stop_args), Arc::new(AtomicBool::new(true)))),
+            FineTuneError::Stopped { step: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn a_goemotions_folder_takes_no_dev_or_labels_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap().to_owned();
+        let out = dir.path().join("out").to_str().unwrap().to_owned();
+        let error = run(
+            &args(&["--data", &data, "--dev", "x.tsv", "--out", &out]),
+            Arc::default(),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("GoEmotions-layout folder"),
+            "{error}"
+        );
+    }
 }
