@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::error::FineTuneError;
-use super::export::{write_atomically, write_safetensors};
+use super::export::{write_atomically, write_error, write_safetensors};
 use super::hyperparameters::Hyperparameters;
 use super::report::EpochReport;
 use super::trainer::Trainer;
 use crate::checkpoint::Weights;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The state file's name.
 pub(crate) const STATE_FILE: &str = "checkpoint.json";
@@ -95,10 +95,8 @@ pub(crate) fn save(dir: &Path, trainer: &Trainer, state: &mut RunState) -> Resul
     }
     write_safetensors(&dir.join(&state.tensors_file), &tensors)?;
     let path = dir.join(STATE_FILE);
-    let json = serde_json::to_vec_pretty(state).map_err(|e| Error::Write {
-        path: path.clone(),
-        source: std::io::Error::other(e),
-    })?;
+    let json = serde_json::to_vec_pretty(state)
+        .map_err(|e| write_error(&path)(std::io::Error::other(e)))?;
     write_atomically(&path, &json)?;
     if !previous.is_empty() && previous != state.tensors_file {
         let _ = std::fs::remove_file(dir.join(previous));

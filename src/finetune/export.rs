@@ -21,7 +21,8 @@ const TOKENIZER_FILES: &[&str] = &[
     "added_tokens.json",
 ];
 
-fn write_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+/// [`Error::Write`] for `path`, for `map_err`.
+pub(crate) fn write_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Write {
         path: path.to_path_buf(),
         source,

@@ -12,7 +12,7 @@ use super::batches::epoch_batches;
 use super::builder::FineTune;
 use super::checkpoint::{self, RunState, STATE_FILE};
 use super::error::FineTuneError;
-use super::export::{copy_tokenizer, write_config, write_safetensors};
+use super::export::{copy_tokenizer, write_config, write_error, write_safetensors};
 use super::metrics::macro_f1;
 use super::network::{read_config, TrainableNetwork};
 use super::priors::initial_biases;
@@ -20,7 +20,7 @@ use super::report::{EpochReport, FineTuneEvent, FineTuneReport, StepProgress, Ti
 use super::schedule::Schedule;
 use super::tokens::TrainingTokenizer;
 use super::trainer::{Example, Trainer};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Dev texts scored a batch.
 const EVAL_BATCH: usize = 128;
@@ -29,13 +29,6 @@ const EVAL_BATCH: usize = 128;
 /// which each step seeds, so two runs at once would draw each other's masks and neither
 /// would be reproducible (nor resumable to the same result).
 static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn io_error(path: &std::path::Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// Checks the output and checkpoint folders before any work.
 fn check_folders(run: &FineTune) -> Result<()> {
@@ -59,7 +52,7 @@ fn check_folders(run: &FineTune) -> Result<()> {
             }
             .into());
         }
-        std::fs::remove_dir_all(&run.partial).map_err(io_error(&run.partial))?;
+        std::fs::remove_dir_all(&run.partial).map_err(write_error(&run.partial))?;
     }
     Ok(())
 }
@@ -156,7 +149,7 @@ pub(crate) fn train(
         resumed_from_step = Some(saved.step);
         state = saved;
     } else {
-        std::fs::create_dir_all(&run.partial).map_err(io_error(&run.partial))?;
+        std::fs::create_dir_all(&run.partial).map_err(write_error(&run.partial))?;
     }
 
     let lengths: Vec<usize> = train_ids.iter().map(Vec::len).collect();
@@ -268,7 +261,7 @@ pub(crate) fn train(
     let model = run.partial.join("model.safetensors");
     let best = checkpoint::best_path(&run.partial);
     if state.best.is_some() && best.is_file() {
-        std::fs::rename(&best, &model).map_err(io_error(&model))?;
+        std::fs::rename(&best, &model).map_err(write_error(&model))?;
     } else {
         write_safetensors(&model, trainer.network().parameters())?;
     }
@@ -276,12 +269,12 @@ pub(crate) fn train(
     copy_tokenizer(&dir, &run.partial)?;
     for file in [STATE_FILE, state.tensors_file.as_str()] {
         let path = run.partial.join(file);
-        std::fs::remove_file(&path).map_err(io_error(&path))?;
+        std::fs::remove_file(&path).map_err(write_error(&path))?;
     }
     if run.output.exists() {
-        std::fs::remove_dir_all(&run.output).map_err(io_error(&run.output))?;
+        std::fs::remove_dir_all(&run.output).map_err(write_error(&run.output))?;
     }
-    std::fs::rename(&run.partial, &run.output).map_err(io_error(&run.output))?;
+    std::fs::rename(&run.partial, &run.output).map_err(write_error(&run.output))?;
     time.saving_seconds += begun.elapsed().as_secs_f64();
     let phases = trainer.times();
     time.forward_seconds = phases.forward.as_secs_f64();
