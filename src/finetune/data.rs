@@ -16,28 +16,42 @@ pub struct LabelledText {
     pub labels: Vec<usize>,
 }
 
-/// Reads `labels.txt`: one label a line, blank lines skipped.
+/// Reads a label list such as GoEmotions' `labels.txt`: one label a line, in id order, blank
+/// lines skipped, each line trimmed.
 ///
 /// # Errors
-/// [`crate::Error::MissingFile`] or [`crate::Error::Io`]; [`FineTuneError::InvalidUtf8`];
-/// [`FineTuneError::InvalidLabelList`] for no labels or a label listed twice.
-pub(crate) fn read_labels(path: &Path) -> Result<Vec<String>> {
+/// [`crate::Error::MissingFile`] or [`crate::Error::Io`]; [`FineTuneError::InvalidUtf8`]
+/// naming the line; [`FineTuneError::InvalidLabelList`] for no labels or a label listed twice.
+pub fn read_labels(path: &Path) -> Result<Vec<String>> {
     let bytes = crate::layout::read(path)?;
     let mut labels: Vec<String> = Vec::new();
     for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = utf8(path, index + 1, line)?.trim();
-        if line.is_empty() {
-            continue;
+        if !line.is_empty() {
+            labels.push(line.to_owned());
         }
-        if labels.iter().any(|l| l == line) {
-            return Err(invalid_list(path, format!("{line:?} is listed twice")));
-        }
-        labels.push(line.to_owned());
     }
+    match label_list_problem(&labels) {
+        Some(reason) => Err(invalid_list(path, reason)),
+        None => Ok(labels),
+    }
+}
+
+/// What makes `labels` unusable as a label list, if anything: no labels, a blank label, or a
+/// label listed twice.
+pub(crate) fn label_list_problem(labels: &[String]) -> Option<String> {
     if labels.is_empty() {
-        return Err(invalid_list(path, "no labels".to_owned()));
+        return Some("no labels".to_owned());
     }
-    Ok(labels)
+    labels.iter().enumerate().find_map(|(i, label)| {
+        if label.trim().is_empty() {
+            Some(format!("label {i} is blank"))
+        } else if labels[..i].contains(label) {
+            Some(format!("{label:?} is listed twice"))
+        } else {
+            None
+        }
+    })
 }
 
 fn invalid_list(path: &Path, reason: String) -> crate::Error {
@@ -213,6 +227,21 @@ mod tests {
             assert!(expected(&error), "{error:?}");
             assert!(error.to_string().contains("train.tsv:2"), "{error}");
         }
+    }
+
+    #[test]
+    fn label_list_problems_are_named() {
+        let list = |labels: &[&str]| labels.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+        assert_eq!(label_list_problem(&list(&["joy", "anger"])), None);
+        assert_eq!(label_list_problem(&[]), Some("no labels".to_owned()));
+        assert_eq!(
+            label_list_problem(&list(&["joy", " "])),
+            Some("label 1 is blank".to_owned())
+        );
+        assert_eq!(
+            label_list_problem(&list(&["joy", "anger", "joy"])),
+            Some("\"joy\" is listed twice".to_owned())
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::data::{read_goemotions_split, read_labels, GoEmotionsDir, LabelledText};
+use super::data::{
+    label_list_problem, read_goemotions_split, read_labels, GoEmotionsDir, LabelledText,
+};
 use super::error::FineTuneError;
 use super::table::{read_records, Columns, NamedRecord};
 use crate::error::Result;
@@ -116,16 +118,7 @@ fn to_ids(
 }
 
 fn check_labels(labels: &[String]) -> Result<()> {
-    let reason = if labels.is_empty() {
-        Some("no labels".to_owned())
-    } else {
-        labels
-            .iter()
-            .enumerate()
-            .find(|(i, l)| labels[..*i].contains(l) || l.trim().is_empty())
-            .map(|(_, l)| format!("{l:?} is empty or listed twice"))
-    };
-    match reason {
+    match label_list_problem(labels) {
         Some(reason) => Err(FineTuneError::InvalidLabelList {
             path: "the label list".into(),
             reason,

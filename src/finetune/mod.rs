@@ -35,7 +35,7 @@ mod tokens;
 mod trainer;
 
 pub use builder::{FineTune, FineTuneBuilder, DEFAULT_CHECKPOINT_EVERY};
-pub use data::LabelledText;
+pub use data::{read_labels, LabelledText};
 pub use dataset::TrainingData;
 pub use error::FineTuneError;
 pub use hyperparameters::Hyperparameters;

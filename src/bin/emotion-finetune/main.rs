@@ -18,14 +18,14 @@
 //! written every `--checkpoint-every` steps, so a crash loses little. At the end the report is
 //! printed as JSON on stdout. Exit codes: 0 trained, 1 stopped (resumable), 2 error.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Parser;
 use emotion_classifier::finetune::{
-    FineTune, FineTuneEvent, FineTuneReport, Hyperparameters, TrainingData,
+    read_labels, FineTune, FineTuneEvent, FineTuneReport, Hyperparameters, TrainingData,
 };
 use emotion_classifier::{Error, ErrorChain, FineTuneError, ModelSource};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -133,18 +133,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// One label a line, blank lines skipped.
-fn read_labels(path: &Path) -> Result<Vec<String>, BoxError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the labels file {}: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect())
-}
-
 fn data(args: &Args) -> Result<TrainingData, BoxError> {
     if args.data.is_dir() {
         if args.dev.is_some() || args.labels.is_some() {
@@ -225,6 +213,7 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<FineTuneReport, BoxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn model() -> String {
         let models = std::env::var_os("EMOTION_TEST_MODELS")
@@ -312,6 +301,17 @@ mod tests {
                 Arc::default()
             )),
             FineTuneError::LabelsDiffer { .. }
+        ));
+        // A labels file that lists a label twice is refused, naming the file.
+        let twice = dir.path().join("twice.txt");
+        std::fs::write(&twice, "joy\nanger\njoy\n").unwrap();
+        let mut twice_args = command.to_vec();
+        let twice_path = twice.to_str().unwrap().to_owned();
+        twice_args[7] = &twice_path;
+        assert!(matches!(
+            fine_tune_error(run(&args(&twice_args), Arc::default())),
+            FineTuneError::InvalidLabelList { ref path, ref reason }
+                if *path == twice && reason.contains("\"joy\" is listed twice")
         ));
         // A stop flag set before the first step: a checkpoint, exit code 1's error.
         let stopped = dir.path().join("stopped").to_str().unwrap().to_owned();
