@@ -323,18 +323,12 @@ fn open_output(path: &Path, resume: bool, overwrite: bool) -> Result<(File, u64)
 }
 
 #[cfg(test)]
+#[path = "../support/test_models.rs"]
+mod test_models;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-
-    fn model() -> String {
-        let models = std::env::var_os("EMOTION_TEST_MODELS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models"));
-        models
-            .join("tiny-distilbert-emotion")
-            .to_string_lossy()
-            .into_owned()
-    }
 
     fn args(input: &Path, output: &Path) -> Args {
         Args::parse_from([
@@ -343,7 +337,7 @@ mod tests {
             "-o",
             output.to_str().unwrap(),
             "--model",
-            &model(),
+            &test_models::tiny_distilbert(),
             "--batch-size",
             "3",
         ])
@@ -409,7 +403,7 @@ mod tests {
         let lines = read_lines(&output);
         assert_eq!(lines.len(), 7);
         let classifier = EmotionClassifier::builder()
-            .model(ModelSource::parse(&model()))
+            .model(ModelSource::parse(&test_models::tiny_distilbert()))
             .build()
             .unwrap();
         let expected: Vec<serde_json::Value> = lines

@@ -211,22 +211,15 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<FineTuneReport, BoxError> {
 }
 
 #[cfg(test)]
+#[path = "../support/test_models.rs"]
+mod test_models;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn model() -> String {
-        let models = std::env::var_os("EMOTION_TEST_MODELS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models"));
-        models
-            .join("tiny-distilbert-emotion")
-            .to_string_lossy()
-            .into_owned()
-    }
 
     fn args(extra: &[&str]) -> Args {
-        let model = model();
+        let model = test_models::tiny_distilbert();
         let mut all = vec![
             "emotion-finetune",
             "--base",
