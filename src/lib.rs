@@ -69,6 +69,7 @@ mod layout;
 mod long_texts;
 mod model;
 mod precision;
+pub mod records;
 mod scores;
 mod source;
 mod tokenize;

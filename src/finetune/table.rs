@@ -1,14 +1,14 @@
 //! Labelled texts from a CSV, TSV or JSON-lines file: a text column and a labels column
-//! (label names, comma-separated; in JSON also an array of names), with the conventions of
-//! `emotion-classify-file`: CSV and TSV have a header naming the columns, quoted CSV fields may
-//! span lines, and every record is named by its first line.
+//! (label names, comma-separated; in JSON also an array of names), read with
+//! [`crate::records`], the reader of `emotion-classify-file`: CSV and TSV have a header naming
+//! the columns, quoted CSV fields may span lines, TSV fields are split at tabs as they are, and
+//! every record is named by its first line.
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use super::error::FineTuneError;
 use crate::error::Result;
+use crate::records::{Column, Field, Format, RecordProblem, Records, RecordsError};
 
 /// One record: its first line (from 1), its text and its labels' names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,167 +61,89 @@ fn split_names(field: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads every record of `path`, by its extension: `.csv`, `.tsv`, or `.jsonl`/`.ndjson`.
+/// Reads every record of `path` with [`crate::records`] (the reader of `emotion-classify-file`),
+/// by its extension: `.csv`, `.tsv`, or `.jsonl`/`.ndjson`. CSV and TSV have a header; blank JSON
+/// lines are skipped.
 ///
 /// # Errors
 /// [`crate::Error::MissingFile`] or [`crate::Error::Io`]; [`FineTuneError::InvalidUtf8`],
 /// [`FineTuneError::MissingText`], [`FineTuneError::MissingColumn`] or
 /// [`FineTuneError::InvalidRecord`] (bad JSON, a record without labels), naming the line.
 pub(crate) fn read_records(path: &Path, columns: &Columns) -> Result<Vec<NamedRecord>> {
-    let bytes = crate::layout::read(path)?;
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("csv") => read_delimited(path, &bytes, b',', columns),
-        Some("tsv" | "tab") => read_delimited(path, &bytes, b'\t', columns),
-        Some("jsonl" | "ndjson") => read_json_lines(path, &bytes, columns),
-        _ => Err(invalid(
+    let format = Format::from_path(path).ok_or_else(|| {
+        invalid(
             path,
             0,
             "cannot tell the format: the file's name should end in .csv, .tsv or .jsonl",
-        )),
-    }
-}
-
-fn read_delimited(
-    path: &Path,
-    bytes: &[u8],
-    delimiter: u8,
-    columns: &Columns,
-) -> Result<Vec<NamedRecord>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(bytes);
-    let headers = reader
-        .byte_headers()
-        .map_err(|e| invalid(path, 1, e.to_string()))?
-        .clone();
-    let find = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name.as_bytes())
-            .ok_or_else(|| -> crate::Error {
-                FineTuneError::MissingColumn {
-                    path: path.to_path_buf(),
-                    column: name.to_owned(),
-                }
-                .into()
-            })
-    };
-    let (text_at, labels_at) = (find(&columns.text)?, find(&columns.labels)?);
+        )
+    })?;
+    let bytes = crate::layout::read(path)?;
+    let wanted = vec![
+        Column::Name(columns.text.clone()),
+        Column::Name(columns.labels.clone()),
+    ];
+    let header = format != Format::Jsonl;
+    let mut reader =
+        Records::new(&bytes[..], format, wanted, header).map_err(|e| records_error(path, e))?;
     let mut records = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let more = reader.read_byte_record(&mut record).map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line() as usize);
-            invalid(path, line, e.to_string())
-        })?;
-        if !more {
-            break;
-        }
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        let field = |at: usize| -> Result<&str> {
-            std::str::from_utf8(record.get(at).unwrap_or_default()).map_err(|_| {
-                FineTuneError::InvalidUtf8 {
+    while let Some(record) = reader.next_record().map_err(|e| records_error(path, e))? {
+        let line = record.line as usize;
+        let (text, labels) = match record.fields {
+            Ok(fields) => match <[Field; 2]>::try_from(fields) {
+                Ok([text, labels]) => (text, labels),
+                Err(_) => return Err(invalid(path, line, "not two columns")),
+            },
+            Err(RecordProblem::EmptyLine) => continue,
+            Err(RecordProblem::NotUtf8) => {
+                return Err(FineTuneError::InvalidUtf8 {
                     path: path.to_path_buf(),
                     line,
                 }
-                .into()
-            })
-        };
-        let text = field(text_at)?;
-        if text.trim().is_empty() {
-            return Err(missing_text(path, line));
-        }
-        let labels = split_names(field(labels_at)?);
-        if labels.is_empty() {
-            return Err(invalid(
-                path,
-                line,
-                format!("no labels in column {:?}", columns.labels),
-            ));
-        }
-        records.push(NamedRecord {
-            line,
-            text: text.to_owned(),
-            labels,
-        });
-    }
-    Ok(records)
-}
-
-fn read_json_lines(path: &Path, bytes: &[u8], columns: &Columns) -> Result<Vec<NamedRecord>> {
-    let mut records = Vec::new();
-    for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = index + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if std::str::from_utf8(raw).is_err() {
-            return Err(FineTuneError::InvalidUtf8 {
-                path: path.to_path_buf(),
-                line,
+                .into())
             }
-            .into());
-        }
-        let value: Value = serde_json::from_slice(raw)
-            .map_err(|e| invalid(path, line, format!("invalid JSON: {e}")))?;
-        let Value::Object(mut object) = value else {
-            return Err(invalid(path, line, "not a JSON object"));
+            Err(RecordProblem::NoField(field)) if field == columns.text => {
+                return Err(missing_text(path, line))
+            }
+            Err(problem) => return Err(invalid(path, line, problem.to_string())),
         };
-        let text = match object.remove(&columns.text) {
-            Some(Value::String(text)) if !text.trim().is_empty() => text,
-            Some(Value::String(_)) | None => return Err(missing_text(path, line)),
-            Some(_) => {
-                return Err(invalid(
-                    path,
-                    line,
-                    format!("field {:?} is not a string", columns.text),
-                ))
+        let text = match text {
+            Field::Text(text) if !text.trim().is_empty() => text,
+            Field::Text(_) => return Err(missing_text(path, line)),
+            Field::List(_) => {
+                let reason = format!("field {:?} is not a string", columns.text);
+                return Err(invalid(path, line, reason));
             }
         };
-        let labels = match object.remove(&columns.labels) {
-            Some(Value::String(names)) => split_names(&names),
-            Some(Value::Array(names)) => names
-                .into_iter()
-                .map(|n| match n {
-                    Value::String(n) => Ok(n.trim().to_owned()),
-                    _ => Err(invalid(
-                        path,
-                        line,
-                        format!("field {:?} holds a non-string label", columns.labels),
-                    )),
-                })
-                .collect::<Result<Vec<_>>>()?,
-            None => {
-                return Err(invalid(
-                    path,
-                    line,
-                    format!("no field {:?}", columns.labels),
-                ))
-            }
-            Some(_) => {
-                return Err(invalid(
-                    path,
-                    line,
-                    format!(
-                        "field {:?} is neither a string nor an array of strings",
-                        columns.labels
-                    ),
-                ))
-            }
+        let labels = match labels {
+            Field::Text(names) => split_names(&names),
+            Field::List(names) => names
+                .iter()
+                .map(|n| n.trim())
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect(),
         };
         if labels.is_empty() {
-            return Err(invalid(
-                path,
-                line,
-                format!("no labels in field {:?}", columns.labels),
-            ));
+            let reason = format!("no labels in {:?}", columns.labels);
+            return Err(invalid(path, line, reason));
         }
         records.push(NamedRecord { line, text, labels });
     }
     Ok(records)
+}
+
+fn records_error(path: &Path, error: RecordsError) -> crate::Error {
+    match error {
+        RecordsError::MissingColumn(column) | RecordsError::NameWithoutHeader(column) => {
+            FineTuneError::MissingColumn {
+                path: path.to_path_buf(),
+                column,
+            }
+            .into()
+        }
+        RecordsError::Csv { line, reason } => invalid(path, line as usize, reason),
+        other => invalid(path, 0, other.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +179,13 @@ mod tests {
                 record(4, "plain", &["anger"])
             ]
         );
+    }
+
+    #[test]
+    fn tsv_texts_keep_their_quotes_as_emotion_classify_file_reads_them() {
+        let (_dir, path) = write("train.tsv", b"text\tlabels\n\"so\" happy\tjoy\n");
+        let records = read_records(&path, &Columns::default()).expect("records");
+        assert_eq!(records, vec![record(2, "\"so\" happy", &["joy"])]);
     }
 
     #[test]

@@ -35,7 +35,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 mod records;
 
-use records::{format_of, Column, Format, Record, Records};
+use records::{format_of, parse_column, Format, Record, TextRecords};
 
 /// Classify the emotions of every text in a TSV, CSV or JSONL file, to JSON lines.
 #[derive(Parser, Debug, Clone)]
@@ -121,7 +121,7 @@ fn run(args: &Args, log: &mut dyn Write) -> Result<Summary, BoxError> {
     let input = File::open(&args.input)
         .map_err(|e| format!("cannot open {}: {e}", args.input.display()))?;
     let input_len = input.metadata()?.len();
-    let column = Column::parse(args.column.as_deref(), format, args.header)?;
+    let column = parse_column(args.column.as_deref(), format, args.header)?;
 
     let mut summary = Summary::default();
     let mut out: Box<dyn Write> = match &args.output {
@@ -167,7 +167,7 @@ fn run(args: &Args, log: &mut dyn Write) -> Result<Summary, BoxError> {
         progress.set_message(format!("{done} texts, {rate:.0} texts/s"));
         Ok(())
     };
-    let mut reader = Records::new(BufReader::new(input), format, column, args.header)?;
+    let mut reader = TextRecords::new(BufReader::new(input), format, column, args.header)?;
     while let Some(record) = reader.next_record()? {
         progress.set_position(reader.bytes_read());
         if record.line <= summary.resumed_after {
