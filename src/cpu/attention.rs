@@ -115,6 +115,9 @@ unsafe fn unit_of_work(
 
 /// [`unit`] compiled for AVX2 and FMA, so that its loops vectorize 8 wide with fused
 /// multiply-adds.
+///
+/// # Safety
+/// As [`unit`], on a CPU with AVX2 and FMA (`features::avx2_fma`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn unit_avx2_fma(

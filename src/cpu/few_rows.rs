@@ -270,6 +270,9 @@ mod avx512 {
 
     impl<W: Weights> Tile<'_, W> {
         /// Rows `row..row + R` by groups `group..group + G`.
+        ///
+        /// # Safety
+        /// As [`product`], whose AVX-512F check it relies on: reached only from there.
         #[target_feature(enable = "avx512f")]
         unsafe fn run<const R: usize, const G: usize>(&self) {
             let (inputs, outputs) = (self.m.inputs, self.m.outputs);

@@ -42,6 +42,10 @@ pub(crate) fn bias_gelu_in_place(values: &mut [f32], bias: &[f32]) {
     bias_gelu_portable(values, bias);
 }
 
+/// [`bias_gelu_portable`]'s loop compiled for AVX2 and FMA.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA (`features::avx2_fma`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn bias_gelu_avx2_fma(values: &mut [f32], bias: &[f32]) {
@@ -62,6 +66,9 @@ fn bias_gelu_portable(values: &mut [f32], bias: &[f32]) {
 
 /// The same loop, compiled for AVX2 and FMA so that LLVM vectorizes it 8 wide with fused
 /// multiply-adds.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA (`features::avx2_fma`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gelu_avx2_fma(values: &mut [f32]) {

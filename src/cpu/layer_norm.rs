@@ -27,6 +27,9 @@ pub(crate) fn layer_norm_in_place(values: &mut [f32], norm: Norm<'_>) {
 }
 
 /// [`layer_norm`] compiled for AVX2 and FMA, so that it vectorizes.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA (`features::avx2_fma`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn layer_norm_avx2_fma(values: &mut [f32], norm: Norm<'_>) {

@@ -37,9 +37,14 @@ impl Kernel {
         #[cfg(target_arch = "x86_64")]
         {
             match self {
+                // Every feature any function of this kernel is compiled for: the product's
+                // (`avx512f,avx512vnni`) and the activations' quantizer's
+                // (`avx512f,avx512bw,avx2,fma`). A VM may report VNNI without BW.
                 Self::Vnni512 => {
                     std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("avx512bw")
                         && std::arch::is_x86_feature_detected!("avx512vnni")
+                        && crate::cpu::features::avx2_fma()
                 }
                 Self::Avx2 => crate::cpu::features::avx2_fma(),
                 Self::Portable => true,
@@ -240,6 +245,9 @@ mod vnni512 {
     }
 
     /// Rows `row..row + R` by groups `group..group + G`.
+    ///
+    /// # Safety
+    /// As [`product`], whose checks it relies on: reached only from there.
     #[target_feature(enable = "avx512f,avx512vnni")]
     unsafe fn tile<const R: usize, const G: usize>(
         p: &Product<'_>,
@@ -332,6 +340,9 @@ mod avx2 {
     }
 
     /// Rows `row..row + R` by one group of 16 columns (two 8-wide halves).
+    ///
+    /// # Safety
+    /// As [`product`], whose checks it relies on: reached only from there.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn tile<const R: usize>(
         p: &Product<'_>,

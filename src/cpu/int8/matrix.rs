@@ -32,13 +32,19 @@ impl Int8Matrix {
         Self::with_kernel(weights, outputs, inputs, Kernel::detect())
     }
 
-    /// The same for a given kernel (tests compare kernels).
+    /// The same for a given kernel (tests compare kernels). A kernel this CPU lacks falls
+    /// back to the portable one, so no unchecked `#[target_feature]` code can be reached.
     pub(crate) fn with_kernel(
         weights: &[f32],
         outputs: usize,
         inputs: usize,
         kernel: Kernel,
     ) -> Self {
+        let kernel = if kernel.available() {
+            kernel
+        } else {
+            Kernel::Portable
+        };
         let (values, scales) = quantize_weights(weights, inputs);
         let step = kernel.step();
         let depth = inputs.div_ceil(step) * step;
@@ -92,7 +98,8 @@ impl Int8Matrix {
             Kernel::Vnni512 => {
                 let mut values = vec![128u8; rows * depth];
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: the VNNI kernel is chosen only on a CPU with AVX-512F.
+                // SAFETY: `kernel` is only ever an available one (`with_kernel`), and
+                // `Kernel::Vnni512` is available only with AVX-512F/BW, AVX2 and FMA.
                 unsafe {
                     quantize_offset_avx512(x, inputs, depth, &mut values, &mut scales);
                 }
@@ -105,7 +112,8 @@ impl Int8Matrix {
             Kernel::Avx2 => {
                 let mut values = vec![0i16; rows * depth];
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: the AVX2 kernel is chosen only on a CPU with AVX2 and FMA.
+                // SAFETY: `kernel` is only ever an available one (`with_kernel`), and
+                // `Kernel::Avx2` is available only with AVX2 and FMA.
                 unsafe {
                     quantize_wide_avx2(x, inputs, depth, &mut values, &mut scales);
                 }
@@ -193,6 +201,9 @@ fn quantize_into<T>(
 }
 
 /// [`quantize_into`] as `q + 128` bytes, vectorized for AVX-512.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX-512BW, AVX2 and FMA ([`Kernel::Vnni512`]'s `available`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
 unsafe fn quantize_offset_avx512(
@@ -206,6 +217,9 @@ unsafe fn quantize_offset_avx512(
 }
 
 /// [`quantize_into`] as int16, vectorized for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA ([`Kernel::Avx2`]'s `available`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn quantize_wide_avx2(
