@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzz the paths that take user text with cargo fuzz (libFuzzer): tokenization, truncation and
-# chunking, batch planning, the forward pass and scoring (fuzz/fuzz_targets/).
+# chunking, batch planning, the forward pass and scoring; and the readers of a stranger's model
+# files: the pickle machine, safetensors, config.json (fuzz/fuzz_targets/).
 #
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 300 s each, targets classify plan
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 300 s each, every target
 #
 # Installs libtorch (scripts/setup-libtorch.sh) and cargo-fuzz when missing. cargo fuzz needs a
 # nightly toolchain: `cargo +nightly` when rustup has one, else stable with RUSTC_BOOTSTRAP=1.
@@ -14,7 +15,7 @@ cd "$root"
 seconds=${1:-300}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(classify plan)
+[ ${#targets[@]} -gt 0 ] || targets=(classify plan pickle safetensors config)
 
 scripts/setup-libtorch.sh
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

@@ -63,12 +63,17 @@ mod device;
 mod error;
 mod error_chain;
 pub mod explain;
+mod failpoint;
 pub mod finetune;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hub;
 mod layout;
 mod long_texts;
 mod model;
 mod precision;
+#[cfg(test)]
+mod random_inputs;
 pub mod records;
 mod scores;
 mod source;

@@ -10,5 +10,5 @@
 mod pickle;
 mod weights;
 
-pub(crate) use pickle::read_torch_zip;
-pub(crate) use weights::Weights;
+pub(crate) use pickle::{parse_archive_bytes, read_torch_zip, run_pickle};
+pub(crate) use weights::{safetensors_views, Weights};

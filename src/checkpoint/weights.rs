@@ -1,19 +1,73 @@
 //! Named weight tensors read from a checkpoint file, checked before they reach libtorch.
+//!
+//! Memory: a file is read once, whole (so its size bounds what it costs), and every tensor is
+//! a view into that one buffer ([`SharedBytes`]): tensors that share a storage, or a file that
+//! names one region many times, cost nothing more. Bytes reach libtorch only for the tensors a
+//! network asks for, each checked against the shape the network expects first.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use safetensors::{Dtype, SafeTensors};
 use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
 
+/// A range of bytes inside a buffer that several tensors may share.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedBytes {
+    buffer: Arc<Vec<u8>>,
+    range: Range<usize>,
+}
+
+impl SharedBytes {
+    /// `range` of `buffer`, or `None` when it lies outside it.
+    pub(crate) fn new(buffer: &Arc<Vec<u8>>, range: Range<usize>) -> Option<Self> {
+        buffer.get(range.clone())?;
+        Some(Self {
+            buffer: Arc::clone(buffer),
+            range,
+        })
+    }
+
+    /// A whole buffer.
+    pub(crate) fn whole(buffer: Vec<u8>) -> Self {
+        let range = 0..buffer.len();
+        Self {
+            buffer: Arc::new(buffer),
+            range,
+        }
+    }
+
+    /// The bytes (the range was checked when it was made).
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.buffer.get(self.range.clone()).unwrap_or_default()
+    }
+
+    /// A sub-range, relative to this one, or `None` when it lies outside it.
+    pub(crate) fn slice(&self, range: Range<usize>) -> Option<Self> {
+        let start = self.range.start.checked_add(range.start)?;
+        let end = self.range.start.checked_add(range.end)?;
+        if end > self.range.end || start > end {
+            return None;
+        }
+        Self::new(&self.buffer, start..end)
+    }
+
+    /// Its length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.range.len()
+    }
+}
+
 /// One tensor as stored on disk: its dtype, shape and little-endian bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct RawTensor {
     pub(crate) dtype: Dtype,
     pub(crate) shape: Vec<i64>,
-    pub(crate) data: Vec<u8>,
+    pub(crate) data: SharedBytes,
 }
 
 /// Every tensor of one checkpoint file, by name.
@@ -30,23 +84,11 @@ impl Weights {
     /// [`Error::MissingFile`], [`Error::Io`], or [`Error::InvalidWeights`] for a file that is
     /// truncated or not safetensors at all.
     pub(crate) fn from_safetensors(path: &Path) -> Result<Self> {
-        let bytes = crate::layout::read(path)?;
-        let file = SafeTensors::deserialize(&bytes).map_err(|source| Error::InvalidWeights {
+        let buffer = Arc::new(crate::layout::read(path)?);
+        let tensors = safetensors_views(&buffer).map_err(|source| Error::InvalidWeights {
             path: path.to_path_buf(),
-            source: Box::new(source),
+            source,
         })?;
-        let tensors = file
-            .tensors()
-            .into_iter()
-            .map(|(name, view)| {
-                let tensor = RawTensor {
-                    dtype: view.dtype(),
-                    shape: view.shape().iter().map(|&d| d as i64).collect(),
-                    data: view.data().to_vec(),
-                };
-                (name, tensor)
-            })
-            .collect();
         Ok(Self::new(path, tensors))
     }
 
@@ -108,9 +150,13 @@ impl Weights {
                 })
             }
         };
-        let elements: i64 = raw.shape.iter().product();
-        let expected_bytes =
-            usize::try_from(elements).unwrap_or(usize::MAX) * raw.dtype.bitsize() / 8;
+        let expected_bytes = raw
+            .shape
+            .iter()
+            .try_fold(raw.dtype.bitsize() / 8, |bytes, &d| {
+                usize::try_from(d).ok().and_then(|d| bytes.checked_mul(d))
+            })
+            .unwrap_or(usize::MAX);
         if raw.data.len() != expected_bytes {
             return Err(Error::InvalidWeights {
                 path: self.path.clone(),
@@ -122,7 +168,55 @@ impl Weights {
             });
         }
         // `from_data_size` copies exactly `elements * kind size` bytes, checked just above.
-        let tensor = Tensor::f_from_data_size(&raw.data, &raw.shape, kind)?;
+        let tensor = Tensor::f_from_data_size(raw.data.as_slice(), &raw.shape, kind)?;
         Ok(tensor.f_to_kind(Kind::Float)?)
+    }
+}
+
+/// The tensors of a safetensors file held in `buffer`, each a view into it.
+///
+/// The header is parsed by the `safetensors` crate, which refuses a header longer than
+/// 100 MB or than the file, offsets past the data or out of order, and byte counts that do
+/// not match a tensor's shape, all before anything is allocated from them.
+pub(crate) fn safetensors_views(
+    buffer: &Arc<Vec<u8>>,
+) -> std::result::Result<HashMap<String, RawTensor>, Box<dyn std::error::Error + Send + Sync>> {
+    let file = SafeTensors::deserialize(buffer)?;
+    let base = buffer.as_ptr() as usize;
+    let mut tensors = HashMap::new();
+    for (name, view) in file.tensors() {
+        // The view borrows `buffer`: its offset there is its data's address less the buffer's.
+        let start = (view.data().as_ptr() as usize)
+            .checked_sub(base)
+            .ok_or("a tensor outside the file")?;
+        let end = start
+            .checked_add(view.data().len())
+            .ok_or("a tensor outside the file")?;
+        let data = SharedBytes::new(buffer, start..end).ok_or("a tensor outside the file")?;
+        let tensor = RawTensor {
+            dtype: view.dtype(),
+            shape: view.shape().iter().map(|&d| d as i64).collect(),
+            data,
+        };
+        tensors.insert(name, tensor);
+    }
+    Ok(tensors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_bytes_never_reach_outside_their_buffer() {
+        let buffer = Arc::new((0u8..10).collect::<Vec<u8>>());
+        let all = SharedBytes::new(&buffer, 0..10).expect("whole");
+        assert_eq!(all.slice(2..5).expect("inside").as_slice(), [2, 3, 4]);
+        assert!(all.slice(8..11).is_none());
+        assert!(all.slice(usize::MAX..usize::MAX).is_none());
+        assert!(SharedBytes::new(&buffer, 5..11).is_none());
+        let part = all.slice(4..8).expect("inside");
+        assert_eq!(part.slice(1..3).expect("inside").as_slice(), [5, 6]);
+        assert!(part.slice(2..5).is_none());
     }
 }

@@ -41,8 +41,16 @@ struct DistilBertFields {
     sinusoidal_pos_embds: bool,
 }
 
-/// The transformer's sizes must make a network: positive widths, a head count that divides
-/// the hidden size (each head takes an equal slice), no negative layer count.
+/// The widest hidden state a config may ask for (the largest encoders have 8192).
+pub(super) const MAX_HIDDEN: i64 = 1 << 16;
+/// The widest feed-forward layer.
+pub(super) const MAX_INTERMEDIATE: i64 = 1 << 18;
+/// The most layers.
+pub(super) const MAX_LAYERS: i64 = 1 << 9;
+
+/// The transformer's sizes must make a network: positive widths within sane limits, a head
+/// count that divides the hidden size (each head takes an equal slice), no negative layer
+/// count. Checked before anything is allocated or computed from them.
 pub(super) fn check_sizes(
     hidden: i64,
     heads: i64,
@@ -56,8 +64,17 @@ pub(super) fn check_sizes(
              feed-forward {intermediate}, layers {layers} (the heads must divide the hidden size)"
         )));
     }
+    if hidden > MAX_HIDDEN || intermediate > MAX_INTERMEDIATE || layers > MAX_LAYERS {
+        return Err(serde_json::Error::custom(format!(
+            "sizes past any real model's: hidden {hidden} (at most {MAX_HIDDEN}), feed-forward \
+             {intermediate} (at most {MAX_INTERMEDIATE}), layers {layers} (at most {MAX_LAYERS})"
+        )));
+    }
     Ok(())
 }
+
+/// The most token types (segments) a config may ask for.
+const MAX_TYPE_VOCAB: i64 = 1 << 10;
 
 fn default_activation() -> Activation {
     Activation::gelu
@@ -82,6 +99,13 @@ pub(super) fn network(
     let built = match architecture {
         Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {
             let fields: BertFields = serde_json::from_value(value)?;
+            if !(0..=MAX_TYPE_VOCAB).contains(&fields.type_vocab_size) {
+                use serde::de::Error as _;
+                return Err(serde_json::Error::custom(format!(
+                    "type_vocab_size {} is not in 0..={MAX_TYPE_VOCAB}",
+                    fields.type_vocab_size
+                )));
+            }
             check_sizes(
                 fields.hidden_size,
                 fields.num_attention_heads,

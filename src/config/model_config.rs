@@ -110,12 +110,13 @@ impl ModelConfig {
         Self::from_slice(path, &bytes)
     }
 
-    pub(super) fn from_slice(path: &Path, bytes: &[u8]) -> Result<Self> {
+    pub(crate) fn from_slice(path: &Path, bytes: &[u8]) -> Result<Self> {
         let invalid = |source| Error::InvalidConfig {
             path: path.to_path_buf(),
             source,
         };
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
+        check_integers(&value).map_err(invalid)?;
         let common: CommonFields = serde_json::from_value(value.clone()).map_err(invalid)?;
         let architecture = Architecture::from_model_type(&common.model_type).ok_or_else(|| {
             Error::UnsupportedModelType {
@@ -137,6 +138,8 @@ impl ModelConfig {
             let (hidden, pad) = (library.hidden_size(), library.default_pad_token_id());
             (NetworkConfig::Library(Arc::new(library)), hidden, pad)
         };
+        let pad_token_id = common.pad_token_id.unwrap_or(default_pad);
+        check_table_sizes(architecture, &common, pad_token_id).map_err(invalid)?;
         let score_function = ScoreFunction::for_model(common.problem_type.as_deref(), labels.len());
         Ok(Self {
             path: path.to_path_buf(),
@@ -144,7 +147,7 @@ impl ModelConfig {
             labels,
             score_function,
             max_position_embeddings: common.max_position_embeddings,
-            pad_token_id: common.pad_token_id.unwrap_or(default_pad),
+            pad_token_id,
             vocab_size: common.vocab_size,
             hidden_size,
             network,
@@ -198,17 +201,94 @@ impl ModelConfig {
     /// RoBERTa, XLM-RoBERTa and Longformer number positions from `pad_token_id + 1`, so they
     /// lose that many positions.
     pub fn max_input_tokens(&self) -> usize {
+        // Checked at load (`check_table_sizes`): positive, and past the padding offset.
         let limit = if self.architecture.positions_after_padding() {
-            self.max_position_embeddings - self.pad_token_id - 1
-        } else {
             self.max_position_embeddings
+                .checked_sub(self.pad_token_id)
+                .and_then(|rest| rest.checked_sub(1))
+        } else {
+            Some(self.max_position_embeddings)
         };
-        usize::try_from(limit).unwrap_or(0)
+        limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(0)
     }
 
     pub(crate) fn network(&self) -> &NetworkConfig {
         &self.network
     }
+}
+
+/// The most vocabulary rows a config may ask for (the largest real vocabularies have 250,000).
+const MAX_VOCAB: i64 = 1 << 22;
+/// The most positions (Longformer and BigBird have 4,096; a few long-context encoders 32,768).
+const MAX_POSITIONS: i64 = 1 << 20;
+
+/// Every integer at the top of `config.json` (and in its arrays, such as Longformer's
+/// `attention_window`) is a size, a count or a token id: none may exceed [`MAX_VOCAB`] or be
+/// below -1 (DeBERTa's "none" for its position buckets). Architecture-specific sizes that
+/// rust-bert allocates from (ALBERT's `embedding_size`, DeBERTa's `position_buckets`, ...) are
+/// so bounded before any parser reads them; the checks after this one refine the shared ones.
+fn check_integers(value: &serde_json::Value) -> std::result::Result<(), serde_json::Error> {
+    use serde::de::Error as _;
+    let Some(fields) = value.as_object() else {
+        return Ok(()); // the parser says what is wrong with a config that is not an object
+    };
+    let sane = |n: &serde_json::Value| match (n.as_i64(), n.as_u64(), n.is_f64()) {
+        (Some(i), _, _) => (-1..=MAX_VOCAB).contains(&i),
+        (None, Some(_), _) => false,
+        _ => true,
+    };
+    for (name, field) in fields {
+        let absurd = match field {
+            serde_json::Value::Array(items) => items.iter().find(|n| !sane(n)),
+            n => (!sane(n)).then_some(n),
+        };
+        if let Some(n) = absurd {
+            return Err(serde_json::Error::custom(format!(
+                "{name} is {n}: no size, count or token id of a real model is outside -1..={MAX_VOCAB}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The embedding tables' sizes must be positive and sane, and the padding token a row of the
+/// vocabulary; for the architectures that number positions after the padding token
+/// (RoBERTa's `padding_idx`), the positions table must reach past it. All in checked
+/// arithmetic: nothing a file holds can wrap.
+fn check_table_sizes(
+    architecture: Architecture,
+    common: &CommonFields,
+    pad_token_id: i64,
+) -> std::result::Result<(), serde_json::Error> {
+    use serde::de::Error as _;
+    let (vocab, positions) = (common.vocab_size, common.max_position_embeddings);
+    if !(1..=MAX_VOCAB).contains(&vocab) {
+        return Err(serde_json::Error::custom(format!(
+            "vocab_size {vocab} is not in 1..={MAX_VOCAB}"
+        )));
+    }
+    if !(1..=MAX_POSITIONS).contains(&positions) {
+        return Err(serde_json::Error::custom(format!(
+            "max_position_embeddings {positions} is not in 1..={MAX_POSITIONS}"
+        )));
+    }
+    if !(0..vocab).contains(&pad_token_id) {
+        return Err(serde_json::Error::custom(format!(
+            "pad_token_id {pad_token_id} is not a row of the {vocab}-row vocabulary"
+        )));
+    }
+    if architecture.positions_after_padding() {
+        let first_position = pad_token_id.checked_add(1);
+        if first_position.is_none_or(|first| first >= positions) {
+            return Err(serde_json::Error::custom(format!(
+                "max_position_embeddings {positions} leaves no position after the padding \
+                 offset pad_token_id + 1 = {} ({} numbers positions from there)",
+                pad_token_id.saturating_add(1),
+                architecture.model_type()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Turns `id2label` into a list indexed by id, or says which id is missing.
@@ -355,13 +435,88 @@ mod tests {
             );
             for json in [bert, distilbert] {
                 match parse(&json) {
+                    // A negative size is refused with the other integers, before any parser.
                     Err(Error::InvalidConfig { source, .. }) => {
-                        assert!(source.to_string().contains("heads"), "{source}")
+                        let message = source.to_string();
+                        assert!(
+                            message.contains("heads") || message.contains(&format!("is {hidden}")),
+                            "{source}"
+                        )
                     }
                     other => panic!("{hidden}/{heads}: expected InvalidConfig, got {other:?}"),
                 }
             }
         }
+    }
+
+    /// The message of the `InvalidConfig` that `json` gives, within a second.
+    fn refusal(json: &str) -> String {
+        let begun = std::time::Instant::now();
+        let outcome = parse(json);
+        assert!(begun.elapsed().as_secs_f64() < 1.0);
+        match outcome {
+            Err(Error::InvalidConfig { source, path }) => {
+                assert_eq!(path, Path::new("config.json"));
+                source.to_string()
+            }
+            other => panic!("expected InvalidConfig for {json}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn absurd_sizes_are_refused_before_anything_is_built() {
+        for (field, value, says) in [
+            ("hidden_size", "1099511627776", "hidden"),
+            ("intermediate_size", "1099511627776", "intermediate_size"),
+            ("intermediate_size", "300000", "feed-forward"),
+            ("num_hidden_layers", "1000000", "layers"),
+            ("vocab_size", "9223372036854775807", "vocab_size"),
+            ("vocab_size", "0", "vocab_size"),
+            ("vocab_size", "-5", "vocab_size"),
+            (
+                "max_position_embeddings",
+                "1099511627776",
+                "max_position_embeddings",
+            ),
+            ("max_position_embeddings", "0", "max_position_embeddings"),
+        ] {
+            let json = BERT.replacen(
+                &format!(r#""{field}":"#),
+                &format!(r#""{field}":{value},"x_{field}":"#),
+                1,
+            );
+            let message = refusal(&json);
+            assert!(message.contains(says), "{field}={value}: {message}");
+        }
+        let albert = BERT.replace("\"bert\"", "\"albert\"").replace(
+            "\"vocab_size\"",
+            "\"embedding_size\":4611686018427387904,\"vocab_size\"",
+        );
+        assert!(refusal(&albert).contains("embedding_size"));
+        let types = BERT.replace(
+            "\"vocab_size\"",
+            "\"type_vocab_size\":100000,\"vocab_size\"",
+        );
+        assert!(refusal(&types).contains("type_vocab_size"));
+    }
+
+    #[test]
+    fn a_pad_id_past_the_table_is_refused() {
+        for pad in ["100", "-1", "9223372036854775807"] {
+            let json = BERT.replace(
+                "\"vocab_size\"",
+                &format!("\"pad_token_id\":{pad},\"vocab_size\""),
+            );
+            assert!(refusal(&json).contains("pad_token_id"), "{pad}");
+        }
+        // RoBERTa numbers positions from pad + 1: 512 positions need a pad id below 511.
+        let roberta = BERT.replace("\"bert\"", "\"roberta\"").replace(
+            "\"vocab_size\":100",
+            "\"vocab_size\":1000,\"pad_token_id\":600",
+        );
+        assert!(refusal(&roberta).contains("padding offset"));
+        let fits = roberta.replace("600", "510");
+        assert_eq!(parse(&fits).expect("fits").max_input_tokens(), 1);
     }
 
     #[test]
