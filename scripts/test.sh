@@ -9,8 +9,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 scripts/setup-libtorch.sh
 # One feature set for every cargo command here and in .ci/run, so the dependencies build once:
-# `cli` builds the command-line tool and runs its tests; `ballista` the SQL crate's cluster
+# `cli` builds the command-line tool and runs its tests; `failpoints` lets the crash tests
+# SIGKILL the tools at chosen points; `ballista` the SQL crate's cluster
 # (in process, and a loopback cluster of `emotion-scheduler` and two `emotion-executor`s).
-features=${FEATURES:-emotion-classifier/cli,emotion-classifier-sql/ballista}
+features=${FEATURES:-emotion-classifier/cli,emotion-classifier/failpoints,emotion-classifier-sql/ballista}
 cargo test --workspace --all-targets --features "$features"
 cargo test --workspace --doc --features "$features"

@@ -30,8 +30,8 @@ pub(crate) fn write_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ 
 }
 
 /// Writes `tensors` as f32 safetensors with `format: pt` metadata, through a temporary file
-/// renamed into place.
-pub(crate) fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+/// renamed into place ([`write_atomically`]); returns the file's SHA-256 (hex).
+pub(crate) fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<String> {
     let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
     for (name, tensor) in tensors {
         let values = tensor.f_detach()?.f_to_kind(Kind::Float)?.f_contiguous()?;
@@ -51,16 +51,63 @@ pub(crate) fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Re
     let metadata = HashMap::from([("format".to_owned(), "pt".to_owned())]);
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| write_error(path)(std::io::Error::other(e)))?;
-    write_atomically(path, &bytes)
+    write_atomically(path, &bytes)?;
+    Ok(sha256_hex(&bytes))
 }
 
-/// Writes `bytes` to `path` through `path.tmp`, renamed over it once complete.
+/// The SHA-256 of `bytes`, in hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The SHA-256 of the file at `path`, in hex, or `None` when it cannot be read.
+pub(crate) fn file_sha256(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut file, &mut hasher).ok()?;
+    Some(
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// Writes `bytes` to `path` crash-safely: into `path.tmp`, flushed to disk (`fsync`), renamed
+/// over `path`, and the folder's entry flushed too. A crash at any moment leaves either the
+/// old file or the new one whole, never a torn one, under `path`.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
     let mut partial = path.as_os_str().to_owned();
     partial.push(".tmp");
     let partial = std::path::PathBuf::from(partial);
-    std::fs::write(&partial, bytes).map_err(write_error(&partial))?;
-    std::fs::rename(&partial, path).map_err(write_error(path))
+    let mut file = std::fs::File::create(&partial).map_err(write_error(&partial))?;
+    file.write_all(bytes).map_err(write_error(&partial))?;
+    file.sync_all().map_err(write_error(&partial))?;
+    drop(file);
+    std::fs::rename(&partial, path).map_err(write_error(path))?;
+    sync_parent(path)
+}
+
+/// Flushes the folder holding `path` (its entries: a rename or a removal) to disk.
+pub(crate) fn sync_parent(path: &Path) -> Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => sync_dir(dir),
+        None => sync_dir(Path::new(".")),
+    }
+}
+
+/// Flushes the folder `dir`'s entries to disk.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(write_error(dir))
 }
 
 /// Writes `config.json` into `dir`.
@@ -71,13 +118,13 @@ pub(crate) fn write_config(dir: &Path, config: &serde_json::Value) -> Result<()>
     write_atomically(&path, &text)
 }
 
-/// Copies the tokenizer files `base` has into `dir`.
+/// Copies the tokenizer files `base` has into `dir`, each crash-safely.
 pub(crate) fn copy_tokenizer(base: &Path, dir: &Path) -> Result<()> {
     for name in TOKENIZER_FILES {
         let from = base.join(name);
         if from.is_file() {
-            let to = dir.join(name);
-            std::fs::copy(&from, &to).map_err(write_error(&to))?;
+            let bytes = crate::layout::read(&from)?;
+            write_atomically(&dir.join(name), &bytes)?;
         }
     }
     Ok(())

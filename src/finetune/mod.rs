@@ -23,6 +23,7 @@ mod hyperparameters;
 mod metrics;
 mod network;
 mod priors;
+mod publish;
 #[cfg(test)]
 mod reference;
 mod report;

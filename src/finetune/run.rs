@@ -1,6 +1,10 @@
 //! The training loop: read and check everything, then epochs of seeded batches with dropout,
 //! the dev set scored after each epoch (the best kept), checkpoints along the way, and the
-//! model folder written at the end (in `<output>.partial`, renamed into place).
+//! model folder written at the end (staged in `<output>.partial`, moved into place).
+//!
+//! Crash-safe: every step is repeatable from the last checkpoint, so `--resume` after a
+//! SIGKILL at any moment ends with the folder an uninterrupted run writes (`checkpoint`,
+//! `publish`; the crash tests kill the CLI at each step of the finish).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -10,12 +14,16 @@ use tch::Tensor;
 use super::adamw::AdamWConfig;
 use super::batches::epoch_batches;
 use super::builder::FineTune;
-use super::checkpoint::{self, RunState, STATE_FILE};
+use super::checkpoint::{self, RunState};
 use super::error::FineTuneError;
-use super::export::{copy_tokenizer, write_config, write_error, write_safetensors};
+use super::export::{
+    copy_tokenizer, file_sha256, sha256_hex, sync_dir, write_atomically, write_config, write_error,
+    write_safetensors,
+};
 use super::metrics::macro_f1;
 use super::network::{read_config, TrainableNetwork};
 use super::priors::initial_biases;
+use super::publish::{publish, remove_checkpoint};
 use super::report::{EpochReport, FineTuneEvent, FineTuneReport, StepProgress, TimeBreakdown};
 use super::schedule::Schedule;
 use super::tokens::TrainingTokenizer;
@@ -30,23 +38,34 @@ const EVAL_BATCH: usize = 128;
 /// would be reproducible (nor resumable to the same result).
 static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Checks the output and checkpoint folders before any work.
-fn check_folders(run: &FineTune) -> Result<()> {
-    if run.output.exists() && !run.overwrite {
+/// The folder the model is staged in, inside the checkpoint folder.
+const STAGED: &str = "model";
+
+/// Checks the output and checkpoint folders before any work; says whether the run resumes
+/// from a checkpoint. (A resumed run checks the output once it has read its state: it may
+/// have published the output itself before a crash.)
+///
+/// `--resume` of a run that died before its first checkpoint (its folder is there, with no
+/// state in it) starts over: nothing was saved that could be lost.
+fn check_folders(run: &FineTune) -> Result<bool> {
+    let resuming = run.resume && checkpoint::exists(&run.partial);
+    if run.output.exists() && !run.overwrite && !resuming {
         return Err(FineTuneError::OutputExists {
             path: run.output.clone(),
         }
         .into());
     }
-    if run.resume {
-        if !run.partial.join(STATE_FILE).is_file() {
-            return Err(FineTuneError::NoCheckpoint {
-                path: run.partial.clone(),
-            }
-            .into());
+    if resuming {
+        return Ok(true);
+    }
+    if run.resume && !run.partial.is_dir() {
+        return Err(FineTuneError::NoCheckpoint {
+            path: run.partial.clone(),
         }
-    } else if run.partial.exists() {
-        if !run.overwrite {
+        .into());
+    }
+    if run.partial.exists() {
+        if !run.overwrite && !run.resume {
             return Err(FineTuneError::CheckpointExists {
                 path: run.partial.clone(),
             }
@@ -54,7 +73,18 @@ fn check_folders(run: &FineTune) -> Result<()> {
         }
         std::fs::remove_dir_all(&run.partial).map_err(write_error(&run.partial))?;
     }
-    Ok(())
+    Ok(false)
+}
+
+/// The weights file of the staged and published folder.
+const STAGED_WEIGHTS: &str = crate::layout::SAFETENSORS;
+
+/// Whether `state` is of a finished run whose model folder is already in place: its staged
+/// weights' checksum is the output's.
+fn published(run: &FineTune, state: &RunState) -> bool {
+    state.staged_model_sha256.as_ref().is_some_and(|staged| {
+        file_sha256(&run.output.join(STAGED_WEIGHTS)).as_ref() == Some(staged)
+    })
 }
 
 /// Dev scores, computed in length order (less padding) and returned in the texts' order.
@@ -78,7 +108,7 @@ pub(crate) fn train(
     let _one_run = ONE_RUN_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    check_folders(run)?;
+    let resuming = check_folders(run)?;
     let dir = run.base.local_dir()?;
     read_config(&dir)?;
     let h = run.hyperparameters;
@@ -134,10 +164,13 @@ pub(crate) fn train(
         epochs: Vec::new(),
         best: None,
         tensors_file: String::new(),
+        tensors_sha256: String::new(),
+        staged_model_sha256: None,
     };
     let mut resumed_from_step = None;
-    if run.resume {
-        let saved = checkpoint::read_state(&run.partial)?;
+    let mut already_published = false;
+    if resuming {
+        let saved = checkpoint::read_state(&run.partial, |s| published(run, s))?;
         if let Some(reason) = state.mismatch(&saved) {
             return Err(FineTuneError::CheckpointMismatch {
                 path: run.partial.clone(),
@@ -145,7 +178,22 @@ pub(crate) fn train(
             }
             .into());
         }
-        checkpoint::restore(&run.partial, &mut trainer, &saved)?;
+        already_published = published(run, &saved);
+        if run.output.exists() && !run.overwrite && !already_published {
+            return Err(FineTuneError::OutputExists {
+                path: run.output.clone(),
+            }
+            .into());
+        }
+        if already_published {
+            // Only the checkpoint's removal was left; its tensors may be gone already. The
+            // trainer (for tests) takes the published parameters.
+            let weights =
+                crate::checkpoint::Weights::from_safetensors(&run.output.join(STAGED_WEIGHTS))?;
+            checkpoint::load_parameters(&weights, trainer.network().parameters())?;
+        } else {
+            checkpoint::restore(&run.partial, &mut trainer, &saved)?;
+        }
         resumed_from_step = Some(saved.step);
         state = saved;
     } else {
@@ -204,9 +252,11 @@ pub(crate) fn train(
                 eta: Duration::from_secs_f64(left as f64 / rate.max(1e-9)),
             }));
             let epoch_ends = state.batch_in_epoch == batches.len();
+            crate::failpoint::hit(&format!("step-{}", state.step));
             if state.step.is_multiple_of(run.checkpoint_every) && !epoch_ends {
                 save(&trainer, &mut state, &mut time)?;
                 progress(&FineTuneEvent::Checkpoint { step: state.step });
+                crate::failpoint::hit(&format!("checkpoint-{}", state.step));
             }
         }
         let begun = Instant::now();
@@ -236,7 +286,7 @@ pub(crate) fn train(
             if state.best.is_none_or(|(_, best)| f1 > best) {
                 let begun = Instant::now();
                 write_safetensors(
-                    &checkpoint::best_path(&run.partial),
+                    &checkpoint::best_path(&run.partial, report.epoch),
                     trainer.network().parameters(),
                 )?;
                 time.saving_seconds += begun.elapsed().as_secs_f64();
@@ -253,28 +303,39 @@ pub(crate) fn train(
         state.epoch_seconds = 0.0;
         save(&trainer, &mut state, &mut time)?;
         progress(&FineTuneEvent::Checkpoint { step: state.step });
+        crate::failpoint::hit(&format!("epoch-{}", state.epoch));
     }
 
     // The model folder: the best epoch's weights (the last's without dev texts), the config
-    // and the tokenizer, then the checkpoint's files removed and the folder renamed.
+    // and the tokenizer, staged whole and recorded in the state, then moved into place, then
+    // the checkpoint removed. Each step is repeatable: a resumed run redoes what a crash cut.
     let begun = Instant::now();
-    let model = run.partial.join("model.safetensors");
-    let best = checkpoint::best_path(&run.partial);
-    if state.best.is_some() && best.is_file() {
-        std::fs::rename(&best, &model).map_err(write_error(&model))?;
-    } else {
-        write_safetensors(&model, trainer.network().parameters())?;
+    if !already_published {
+        let staged = run.partial.join(STAGED);
+        if staged.exists() {
+            std::fs::remove_dir_all(&staged).map_err(write_error(&staged))?;
+        }
+        std::fs::create_dir_all(&staged).map_err(write_error(&staged))?;
+        let model = staged.join(STAGED_WEIGHTS);
+        let digest = match state.best {
+            Some((epoch, _)) => {
+                let bytes = crate::layout::read(&checkpoint::best_path(&run.partial, epoch))?;
+                write_atomically(&model, &bytes)?;
+                sha256_hex(&bytes)
+            }
+            None => write_safetensors(&model, trainer.network().parameters())?,
+        };
+        write_config(&staged, trainer.network().config())?;
+        copy_tokenizer(&dir, &staged)?;
+        sync_dir(&staged)?;
+        crate::failpoint::hit("finish-staged");
+        state.staged_model_sha256 = Some(digest);
+        checkpoint::save_state(&run.partial, &state)?;
+        crate::failpoint::hit("finish-recorded");
+        publish(&staged, &run.output, run.overwrite)?;
+        crate::failpoint::hit("finish-published");
     }
-    write_config(&run.partial, trainer.network().config())?;
-    copy_tokenizer(&dir, &run.partial)?;
-    for file in [STATE_FILE, state.tensors_file.as_str()] {
-        let path = run.partial.join(file);
-        std::fs::remove_file(&path).map_err(write_error(&path))?;
-    }
-    if run.output.exists() {
-        std::fs::remove_dir_all(&run.output).map_err(write_error(&run.output))?;
-    }
-    std::fs::rename(&run.partial, &run.output).map_err(write_error(&run.output))?;
+    remove_checkpoint(&run.partial)?;
     time.saving_seconds += begun.elapsed().as_secs_f64();
     let phases = trainer.times();
     time.forward_seconds = phases.forward.as_secs_f64();

@@ -319,6 +319,70 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     assert!(worst <= 1e-5, "the resumed model differs by {worst}");
 }
 
+/// The largest difference between the tensors of two model folders' weights.
+fn largest_difference(a: &Path, b: &Path) -> f64 {
+    let x = Weights::from_safetensors(&a.join("model.safetensors")).expect("a");
+    let y = Weights::from_safetensors(&b.join("model.safetensors")).expect("b");
+    let mut worst = 0f64;
+    for name in names(&a.join("model.safetensors")) {
+        let shape = x.shape(&name).expect("shape").to_vec();
+        let p = x.tensor_f32(&name, &shape).expect("a");
+        let q = y.tensor_f32(&name, &shape).expect("b");
+        worst = worst.max((p - q).abs().max().double_value(&[]));
+    }
+    worst
+}
+
+#[test]
+fn a_torn_checkpoint_falls_back_to_the_previous_one() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let whole = tmp.path().join("whole");
+    continued("tiny-roberta-emotion", &whole)
+        .build()
+        .expect("settings")
+        .run()
+        .expect("uninterrupted");
+    let torn = tmp.path().join("torn");
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = continued("tiny-roberta-emotion", &torn)
+        .checkpoint_every(2)
+        .stop_flag(stop.clone())
+        .build()
+        .expect("settings")
+        .run_with_progress(|event| {
+            if let FineTuneEvent::Step(step) = event {
+                if step.step == 7 {
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+        });
+    assert!(matches!(
+        fine_tune_error(stopped),
+        FineTuneError::Stopped { step: 7, .. }
+    ));
+    // Tear the newest checkpoint's tensors, as a power cut mid-write on a disk that reorders
+    // writes could: its checksum no longer matches, so the one before (step 6) is used.
+    let partial = tmp.path().join("torn.partial");
+    let tensors = partial.join("checkpoint-7.safetensors");
+    let length = std::fs::metadata(&tensors).expect("step 7's tensors").len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&tensors)
+        .expect("open");
+    file.set_len(length / 2).expect("truncate");
+    assert!(partial.join("checkpoint-6.safetensors").is_file());
+    let report = continued("tiny-roberta-emotion", &torn)
+        .resume(true)
+        .build()
+        .expect("settings")
+        .run()
+        .expect("resumed from the previous checkpoint");
+    assert_eq!(report.resumed_from_step, Some(6));
+    let worst = largest_difference(&whole, &torn);
+    assert!(worst <= 1e-5, "the resumed model differs by {worst}");
+    assert!(!partial.exists());
+}
+
 #[test]
 fn refusals_name_what_is_wrong_before_any_training() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -9,6 +9,7 @@ mod async_api;
 mod bad_input;
 mod broken_models;
 mod cache_and_worker;
+mod crash_finetune;
 mod explain;
 mod hub;
 mod long_texts;
