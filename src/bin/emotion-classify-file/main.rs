@@ -20,6 +20,11 @@
 //!
 //! `--resume` continues an interrupted run: it keeps the output's complete lines, drops a
 //! half-written last line, and classifies only the records after the last line number written.
+//! What a run was started with (the input file's path, size and modification time, format,
+//! column, header, malformed-record policy and model) is recorded beside the output in
+//! `<output>.run.json`; a resume with anything else is refused, naming what differs. The output
+//! is flushed to disk (`fsync`) at the end, and `--overwrite` leaves the old output untouched
+//! until the model has loaded.
 //! The format comes from the input's extension (`.tsv`, `.csv`, `.jsonl`/`.ndjson`) or `--format`.
 //! The model is `--model`, else `EMOTION_MODEL`, as for the `classify` example.
 
@@ -123,16 +128,12 @@ fn run(args: &Args, log: &mut dyn Write) -> Result<Summary, BoxError> {
     let input_len = input.metadata()?.len();
     let column = parse_column(args.column.as_deref(), format, args.header)?;
 
-    let mut summary = Summary::default();
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => {
-            let (file, resumed_after) = open_output(path, args.resume, args.overwrite)?;
-            summary.resumed_after = resumed_after;
-            Box::new(BufWriter::new(file))
-        }
-        None if args.resume => return Err("--resume needs --output".into()),
-        None => Box::new(BufWriter::new(std::io::stdout())),
-    };
+    let started_with = RunIdentity::of(args, format, &input)?;
+    if let Some(path) = &args.output {
+        check_output(path, args.resume, args.overwrite, &started_with)?;
+    } else if args.resume {
+        return Err("--resume needs --output".into());
+    }
 
     let mut builder = EmotionClassifier::builder()
         .cache_capacity(args.cache)
@@ -144,6 +145,20 @@ fn run(args: &Args, log: &mut dyn Write) -> Result<Summary, BoxError> {
         builder = builder.threads(threads);
     }
     let classifier = builder.build()?;
+
+    // Only now, with the model loaded, is an old output replaced.
+    let mut summary = Summary::default();
+    let mut synced: Option<File> = None;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => {
+            let (file, resumed_after) = open_output(path, args.resume, args.overwrite)?;
+            started_with.record(path)?;
+            summary.resumed_after = resumed_after;
+            synced = Some(file.try_clone()?);
+            Box::new(BufWriter::new(file))
+        }
+        None => Box::new(BufWriter::new(std::io::stdout())),
+    };
 
     let progress = ProgressBar::with_draw_target(Some(input_len), ProgressDrawTarget::stderr());
     progress.set_style(ProgressStyle::with_template(
@@ -179,6 +194,11 @@ fn run(args: &Args, log: &mut dyn Write) -> Result<Summary, BoxError> {
         }
     }
     flush(&mut chunk, &mut summary)?;
+    drop(flush);
+    out.flush()?;
+    if let Some(file) = synced {
+        file.sync_all()?;
+    }
     progress.finish_and_clear();
     writeln!(
         log,
@@ -281,6 +301,154 @@ fn write_chunk(
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// What a run was started with, recorded beside its output so that a resume with other
+/// settings or another input is refused instead of mixing two runs in one file.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct RunIdentity {
+    input: PathBuf,
+    input_bytes: u64,
+    /// The input's modification time, in nanoseconds since the epoch (0 if unknown).
+    input_modified_ns: u128,
+    format: String,
+    column: Option<String>,
+    header: bool,
+    on_malformed: String,
+    /// `--model`, else `EMOTION_MODEL`, else the default.
+    model: Option<String>,
+}
+
+impl RunIdentity {
+    fn of(args: &Args, format: Format, input: &File) -> Result<Self, BoxError> {
+        let metadata = input.metadata()?;
+        let modified = metadata
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        Ok(Self {
+            input: std::fs::canonicalize(&args.input)?,
+            input_bytes: metadata.len(),
+            input_modified_ns: modified,
+            format: format!("{format:?}"),
+            column: args.column.clone(),
+            header: args.header,
+            on_malformed: format!("{:?}", args.on_malformed),
+            model: args
+                .model
+                .clone()
+                .or_else(|| std::env::var("EMOTION_MODEL").ok()),
+        })
+    }
+
+    /// `<output>.run.json`.
+    fn path(output: &Path) -> PathBuf {
+        let mut name = output.as_os_str().to_owned();
+        name.push(".run.json");
+        PathBuf::from(name)
+    }
+
+    /// Writes the identity beside `output`, crash-safely (temporary name, fsync, rename).
+    fn record(&self, output: &Path) -> Result<(), BoxError> {
+        let path = Self::path(output);
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".tmp");
+        let temporary = PathBuf::from(temporary);
+        let mut file = File::create(&temporary)?;
+        serde_json::to_writer_pretty(&mut file, self)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, &path)?;
+        Ok(())
+    }
+
+    /// Why resuming `output` with this identity is refused, if it is.
+    fn refuse_resume(&self, output: &Path) -> Option<String> {
+        let path = Self::path(output);
+        let recorded: Self = match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                return Some(format!(
+                    "what it was started with is unknown ({}: {e}); pass --overwrite to start over",
+                    path.display()
+                ))
+            }
+        };
+        let differs = |what: &str, was: String, now: String| {
+            (was != now).then(|| format!("its {what} was {was}, now {now}"))
+        };
+        differs(
+            "input",
+            recorded.input.display().to_string(),
+            self.input.display().to_string(),
+        )
+        .or_else(|| {
+            differs(
+                "input (size and modification time)",
+                format!(
+                    "{} bytes at {}",
+                    recorded.input_bytes, recorded.input_modified_ns
+                ),
+                format!("{} bytes at {}", self.input_bytes, self.input_modified_ns),
+            )
+        })
+        .or_else(|| differs("format", recorded.format.clone(), self.format.clone()))
+        .or_else(|| {
+            differs(
+                "column",
+                format!("{:?}", recorded.column),
+                format!("{:?}", self.column),
+            )
+        })
+        .or_else(|| {
+            differs(
+                "header",
+                recorded.header.to_string(),
+                self.header.to_string(),
+            )
+        })
+        .or_else(|| {
+            differs(
+                "--on-malformed",
+                recorded.on_malformed.clone(),
+                self.on_malformed.clone(),
+            )
+        })
+        .or_else(|| {
+            differs(
+                "model",
+                format!("{:?}", recorded.model),
+                format!("{:?}", self.model),
+            )
+        })
+    }
+}
+
+/// Refuses, before anything is loaded or written, an output that exists without `--resume` or
+/// `--overwrite`, or a resume of a run started with something else.
+fn check_output(
+    path: &Path,
+    resume: bool,
+    overwrite: bool,
+    identity: &RunIdentity,
+) -> Result<(), BoxError> {
+    if !path.exists() || overwrite {
+        return Ok(());
+    }
+    if !resume {
+        return Err(format!(
+            "{} exists: pass --resume to continue it or --overwrite to replace it",
+            path.display()
+        )
+        .into());
+    }
+    match identity.refuse_resume(path) {
+        Some(why) => Err(format!("cannot resume {}: {why}", path.display()).into()),
+        None => Ok(()),
+    }
 }
 
 /// Opens the output: new, replaced (`--overwrite`), or continued (`--resume`, returning the last
@@ -406,11 +574,14 @@ mod tests {
             .model(ModelSource::parse(&test_models::tiny_distilbert()))
             .build()
             .unwrap();
-        let expected: Vec<serde_json::Value> = lines
+        // The input's texts in order, the short line's first column among them: the expected
+        // lines come from the input, never from the output under test.
+        let mut inputs: Vec<&str> = texts.to_vec();
+        inputs.insert(3, "\u{0}\u{1}");
+        let expected: Vec<serde_json::Value> = inputs
             .iter()
             .enumerate()
-            .map(|(i, line)| {
-                let text = line["text"].as_str().unwrap();
+            .map(|(i, text)| {
                 let scores = classifier.classify(text).unwrap();
                 serde_json::json!({ "line": i + 1, "text": text, "scores": scores })
             })
@@ -468,5 +639,49 @@ mod tests {
             "complete lines kept as they were"
         );
         assert_close(&read_lines(&output), &full_lines);
+        assert!(RunIdentity::path(&output).is_file());
+    }
+
+    #[test]
+    fn a_resume_with_another_input_or_settings_is_refused_and_touches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.jsonl");
+        let content: String = (0..6)
+            .map(|i| format!("{{\"text\":\"text {i}\"}}\n"))
+            .collect();
+        std::fs::write(&input, &content).unwrap();
+        let output = dir.path().join("out.jsonl");
+        run(&args(&input, &output), &mut Vec::new()).unwrap();
+        let written = std::fs::read_to_string(&output).unwrap();
+
+        let mut other_column = args(&input, &output);
+        other_column.resume = true;
+        other_column.column = Some("body".into());
+        let error = run(&other_column, &mut Vec::new()).unwrap_err().to_string();
+        assert!(
+            error.contains("its column was None, now Some(\"body\")"),
+            "{error}"
+        );
+
+        let mut other_model = args(&input, &output);
+        other_model.resume = true;
+        other_model.model = Some("another-model".into());
+        let error = run(&other_model, &mut Vec::new()).unwrap_err().to_string();
+        assert!(error.contains("its model was"), "{error}");
+
+        // The same path with other content (a new size) is another input.
+        std::fs::write(&input, format!("{content}{{\"text\":\"one more\"}}\n")).unwrap();
+        let mut resume = args(&input, &output);
+        resume.resume = true;
+        let error = run(&resume, &mut Vec::new()).unwrap_err().to_string();
+        assert!(error.contains("size and modification time"), "{error}");
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), written);
+
+        // --overwrite with a model that fails to load leaves the old output whole.
+        let mut broken = args(&input, &output);
+        broken.overwrite = true;
+        broken.model = Some(dir.path().join("no-such-model").display().to_string());
+        assert!(run(&broken, &mut Vec::new()).is_err());
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), written);
     }
 }
