@@ -26,7 +26,7 @@ pub(super) fn fetch(
     let repo_error = |what: &str, error: ApiError| map_error(model, settings, what, error);
     let api = ApiBuilder::from_cache(Cache::new(settings.cache_dir.clone()))
         .with_endpoint(settings.endpoint.clone())
-        .with_token(settings.token.clone())
+        .with_token(settings.token_for_endpoint().map(str::to_owned))
         .with_progress(std::io::stderr().is_terminal())
         .build()
         .map_err(|e| repo_error("starting the HTTP client", e))?;

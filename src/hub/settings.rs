@@ -70,6 +70,39 @@ impl HubSettings {
     }
 }
 
+impl HubSettings {
+    /// The token, if it may be sent to the endpoint: only over https, or to a loopback address
+    /// (a test server, or a local mirror). A token is never sent in clear text over a network.
+    pub(crate) fn token_for_endpoint(&self) -> Option<&str> {
+        let token = self.token.as_deref()?;
+        endpoint_may_see_tokens(&self.endpoint).then_some(token)
+    }
+}
+
+/// Whether a token may travel to `endpoint`: https, or plain http to a loopback host.
+fn endpoint_may_see_tokens(endpoint: &str) -> bool {
+    let lower = endpoint.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // No user-info tricks: `http://127.0.0.1@evil.example` goes to evil.example.
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// How `huggingface_hub` reads a boolean variable.
 fn is_true(value: &str) -> bool {
     matches!(
@@ -156,6 +189,31 @@ mod tests {
             with_env(&HubModel::new("a/b"), &[]),
             Err(Error::Hub(HubError::NoCacheDir))
         ));
+    }
+
+    #[test]
+    fn a_token_travels_only_over_https_or_to_loopback() {
+        for (endpoint, sent) in [
+            ("https://huggingface.co", true),
+            ("HTTPS://mirror.example:8443/hub", true),
+            ("http://127.0.0.1:8080", true),
+            ("http://127.45.0.9", true),
+            ("http://localhost:9000/", true),
+            ("http://[::1]:8080", true),
+            ("http://huggingface.co", false),
+            ("http://10.0.0.5:8080", false),
+            ("http://127.0.0.1@evil.example", false),
+            ("http://127.0.0.1.evil.example", false),
+            ("ftp://127.0.0.1", false),
+        ] {
+            let settings = HubSettings {
+                endpoint: endpoint.to_owned(),
+                cache_dir: PathBuf::from("cache"),
+                offline: false,
+                token: Some("hf_secret".to_owned()),
+            };
+            assert_eq!(settings.token_for_endpoint().is_some(), sent, "{endpoint}");
+        }
     }
 
     #[test]
