@@ -69,6 +69,20 @@ pub enum HubError {
         source: BoxedSource,
     },
 
+    /// The hub stayed silent longer than the timeout ([`HubModel::timeout`](crate::HubModel::timeout),
+    /// `HF_HUB_DOWNLOAD_TIMEOUT`), and the cache has no complete snapshot to use instead.
+    #[error("the hub at {endpoint} sent nothing for {after:?} while fetching {what} for {repo}")]
+    Timeout {
+        /// The model id.
+        repo: String,
+        /// The hub's address.
+        endpoint: String,
+        /// What was being fetched: the model's listing or one file.
+        what: String,
+        /// The timeout.
+        after: std::time::Duration,
+    },
+
     /// A download ended before the whole file arrived. Nothing was added to the cache: the bytes
     /// received stay in a `.part` file that the next download resumes.
     #[error("download of {file} for {repo} ended before the whole file arrived")]

@@ -11,6 +11,7 @@ use hf_hub::{Cache, Repo, RepoType};
 
 use super::settings::HubSettings;
 use super::snapshot::{is_commit_hash, RepoCache};
+use super::watchdog::{Heartbeat, Watched};
 use super::{verify, HubError, HubModel};
 use crate::config::ModelConfig;
 use crate::error::{BoxedSource, Error, Result};
@@ -22,12 +23,13 @@ pub(super) fn fetch(
     model: &HubModel,
     settings: &HubSettings,
     cache: &RepoCache,
+    heartbeat: &Heartbeat,
 ) -> Result<PathBuf> {
     let repo_error = |what: &str, error: ApiError| map_error(model, settings, what, error);
     let api = ApiBuilder::from_cache(Cache::new(settings.cache_dir.clone()))
         .with_endpoint(settings.endpoint.clone())
         .with_token(settings.token_for_endpoint().map(str::to_owned))
-        .with_progress(std::io::stderr().is_terminal())
+        .with_progress(false)
         .build()
         .map_err(|e| repo_error("starting the HTTP client", e))?;
     let repo = api.repo(Repo::with_revision(
@@ -35,6 +37,7 @@ pub(super) fn fetch(
         RepoType::Model,
         model.revision_name().to_owned(),
     ));
+    heartbeat.start("the file list");
     let info = guarded(model, "the file list", || repo.info())?
         .map_err(|e| repo_error("the file list", e))?;
     if !is_commit_hash(&info.sha) {
@@ -57,8 +60,13 @@ pub(super) fn fetch(
         if dir.join(file).is_file() {
             return Ok(());
         }
-        let path =
-            guarded(model, file, || repo.download(file))?.map_err(|e| repo_error(file, e))?;
+        heartbeat.start(file);
+        let progress = Watched {
+            heartbeat: heartbeat.clone(),
+            show: std::io::stderr().is_terminal(),
+        };
+        let path = guarded(model, file, || repo.download_with_progress(file, progress))?
+            .map_err(|e| repo_error(file, e))?;
         let checked = verify::check_download(&path).map_err(|e| {
             Error::Hub(HubError::Other {
                 repo: model.id().to_owned(),
@@ -102,7 +110,7 @@ pub(super) fn fetch(
 /// failed on its side (as Python's `huggingface_hub` falls back).
 pub(super) fn may_use_cache(error: &Error) -> bool {
     match error {
-        Error::Hub(HubError::Unreachable { .. }) => true,
+        Error::Hub(HubError::Unreachable { .. } | HubError::Timeout { .. }) => true,
         Error::Hub(HubError::Status { status, .. }) => *status >= 500,
         _ => false,
     }

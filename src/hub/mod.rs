@@ -11,6 +11,7 @@
 //! - [`snapshot`]: finding a complete snapshot in the cache, without the network.
 //! - [`fetch`]: listing and downloading, with hf-hub's errors mapped to [`crate::Error`].
 //! - [`verify`]: checking each download against the hash the hub announced.
+//! - [`watchdog`]: the timeout `hf-hub`'s client lacks (a fetch that stays silent is given up).
 //!
 //! Which files a model needs is [`crate::layout`]'s answer, as for a local folder: the hub
 //! client reads `config.json` first, since the architecture decides the tokenizer files.
@@ -21,6 +22,7 @@ mod model;
 mod settings;
 mod snapshot;
 mod verify;
+mod watchdog;
 
 use std::path::PathBuf;
 
@@ -58,7 +60,19 @@ pub(crate) fn resolve(model: &HubModel) -> Result<PathBuf> {
             })
         });
     }
-    match fetch::fetch(model, &settings, &cache) {
+    let fetched = {
+        let (owned_model, owned_settings) = (model.clone(), settings.clone());
+        watchdog::run(
+            model.id(),
+            &settings.endpoint,
+            settings.timeout,
+            move |heartbeat| {
+                let cache = snapshot::RepoCache::new(&owned_settings.cache_dir, owned_model.id());
+                fetch::fetch(&owned_model, &owned_settings, &cache, heartbeat)
+            },
+        )
+    };
+    match fetched {
         Ok(dir) => Ok(dir),
         Err(error) if fetch::may_use_cache(&error) => cached().map_err(|_| error),
         Err(error) => Err(error),

@@ -1,6 +1,7 @@
 //! [`HubModel`]: a model on the Hugging Face Hub and how to reach it.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::HubError;
 use crate::error::{Error, Result};
@@ -31,6 +32,7 @@ pub struct HubModel {
     endpoint: Option<String>,
     cache_dir: Option<PathBuf>,
     offline: Option<bool>,
+    timeout: Option<Duration>,
 }
 
 impl HubModel {
@@ -43,6 +45,7 @@ impl HubModel {
             endpoint: None,
             cache_dir: None,
             offline: None,
+            timeout: None,
         }
     }
 
@@ -71,6 +74,20 @@ impl HubModel {
         self
     }
 
+    /// The longest the hub may stay silent: to connect, to answer, or between two pieces of a
+    /// download. Past it the build ends with [`HubError::Timeout`] (or, when the cache holds a
+    /// complete snapshot of the revision, uses that, as for an unreachable hub), instead of
+    /// `HF_HUB_DOWNLOAD_TIMEOUT` (seconds) or 10 s, Python's default. A slow download that
+    /// keeps sending is never cut off.
+    ///
+    /// `hf-hub`'s client has no timeouts of its own, so the download runs on a thread of its
+    /// own that the build stops waiting for; that thread ends when the hub closes the
+    /// connection.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     /// The model id.
     pub fn id(&self) -> &str {
         &self.id
@@ -91,6 +108,10 @@ impl HubModel {
 
     pub(crate) fn offline_override(&self) -> Option<bool> {
         self.offline
+    }
+
+    pub(crate) fn timeout_override(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Reads `owner/name` or `owner/name@revision`; `None` when `text` is not a hub id.

@@ -2,6 +2,7 @@
 //! reads.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::HubError;
 use super::HubModel;
@@ -10,6 +11,10 @@ use crate::error::{Error, Result};
 /// The hub's address when neither [`HubModel::endpoint`] nor `HF_ENDPOINT` says otherwise.
 pub(crate) const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
+/// How long the hub may stay silent when neither [`HubModel::timeout`] nor
+/// `HF_HUB_DOWNLOAD_TIMEOUT` says: Python's default.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where and how to reach the hub for one model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HubSettings {
@@ -17,6 +22,8 @@ pub(crate) struct HubSettings {
     pub(crate) cache_dir: PathBuf,
     pub(crate) offline: bool,
     pub(crate) token: Option<String>,
+    /// The longest the hub may stay silent.
+    pub(crate) timeout: Duration,
 }
 
 impl HubSettings {
@@ -61,11 +68,21 @@ impl HubSettings {
             let token = std::fs::read_to_string(file).ok()?;
             Some(token.trim().to_owned()).filter(|t| !t.is_empty())
         });
+        let timeout = model
+            .timeout_override()
+            .or_else(|| {
+                let seconds: f64 = string_var("HF_HUB_DOWNLOAD_TIMEOUT")?.trim().parse().ok()?;
+                Duration::try_from_secs_f64(seconds)
+                    .ok()
+                    .filter(|t| !t.is_zero())
+            })
+            .unwrap_or(DEFAULT_TIMEOUT);
         Ok(Self {
             endpoint,
             cache_dir,
             offline,
             token,
+            timeout,
         })
     }
 }
@@ -211,6 +228,7 @@ mod tests {
                 cache_dir: PathBuf::from("cache"),
                 offline: false,
                 token: Some("hf_secret".to_owned()),
+                timeout: DEFAULT_TIMEOUT,
             };
             assert_eq!(settings.token_for_endpoint().is_some(), sent, "{endpoint}");
         }

@@ -462,3 +462,47 @@ fn a_revision_is_part_of_the_url_and_of_the_cache() {
         .offline(true);
     assert_matches_reference(&build(by_commit).unwrap());
 }
+
+#[test]
+fn a_stalled_hub_times_out_or_falls_back_to_a_complete_cached_snapshot() {
+    use std::time::{Duration, Instant};
+    let server = server();
+    let cache = tempfile::tempdir().unwrap();
+    let timeout = Duration::from_millis(300);
+    // The listing stalls and nothing is cached: a typed timeout, within about the timeout.
+    server.set_fault(LISTING, Some(Fault::Stall));
+    let begun = Instant::now();
+    match build(hub_model(ROBERTA, &server, cache.path()).timeout(timeout)) {
+        Err(Error::Hub(HubError::Timeout { what, after, .. })) => {
+            assert_eq!(what, "the file list");
+            assert_eq!(after, timeout);
+        }
+        other => panic!("expected a timeout, got {:?}", other.map(|_| ())),
+    }
+    assert!(
+        begun.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        begun.elapsed()
+    );
+
+    // A file stalls mid-fetch: the timeout names it, and nothing half-downloaded is trusted.
+    server.set_fault(LISTING, None);
+    server.set_fault("model.safetensors", Some(Fault::Stall));
+    match build(hub_model(ROBERTA, &server, cache.path()).timeout(timeout)) {
+        Err(Error::Hub(HubError::Timeout { what, .. })) => assert_eq!(what, "model.safetensors"),
+        other => panic!("expected a timeout, got {:?}", other.map(|_| ())),
+    }
+    assert!(!snapshot(cache.path(), ROBERTA)
+        .join("model.safetensors")
+        .exists());
+
+    // Once the snapshot is complete, a stalled hub falls back to it, as an unreachable one does.
+    server.set_fault("model.safetensors", None);
+    build(hub_model(ROBERTA, &server, cache.path()).timeout(timeout)).expect("fetched");
+    server.set_fault(LISTING, Some(Fault::Stall));
+    let begun = Instant::now();
+    let classifier = build(hub_model(ROBERTA, &server, cache.path()).timeout(timeout))
+        .expect("the cached snapshot");
+    assert!(begun.elapsed() < Duration::from_secs(5));
+    assert_matches_reference(&classifier);
+}

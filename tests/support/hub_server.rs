@@ -39,10 +39,14 @@ pub enum Fault {
     Corrupt,
     /// Answer 302 with the hub's headers but no `Location`.
     RedirectWithoutLocation,
+    /// Accept the request and say nothing (until the server stops, 60 s at most), as a hub
+    /// behind a hung proxy would.
+    Stall,
 }
 
 #[derive(Default)]
 struct State {
+    stop: Arc<AtomicBool>,
     repos: HashMap<String, PathBuf>,
     faults: HashMap<String, Fault>,
     requests: Vec<String>,
@@ -61,14 +65,15 @@ impl HubServer {
     pub fn start(repos: &[(&str, PathBuf)]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
         let state = Arc::new(Mutex::new(State {
+            stop: stop.clone(),
             repos: repos
                 .iter()
                 .map(|(id, dir)| (id.to_string(), dir.clone()))
                 .collect(),
             ..State::default()
         }));
-        let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (state, stop) = (state.clone(), stop.clone());
             std::thread::spawn(move || {
@@ -77,7 +82,11 @@ impl HubServer {
                         break;
                     }
                     if let Ok(stream) = stream {
-                        let _ = handle(stream, &state);
+                        // A connection of its own, so that a stalled one holds up no other.
+                        let state = state.clone();
+                        std::thread::spawn(move || {
+                            let _ = handle(stream, &state);
+                        });
                     }
                 }
             })
@@ -170,8 +179,13 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         let Some((id, _revision)) = rest.split_once("/revision/") else {
             return respond(&mut stream, 404, &[], b"not found");
         };
-        if let Some(fault) = state.faults.get(LISTING) {
-            return respond_fault(&mut stream, *fault);
+        if let Some(fault) = state.faults.get(LISTING).copied() {
+            if fault == Fault::Stall {
+                let stop = state.stop.clone();
+                drop(state);
+                return stall(&stop);
+            }
+            return respond_fault(&mut stream, fault);
         }
         let Some(dir) = state.repos.get(id) else {
             return respond(
@@ -200,6 +214,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         return respond(&mut stream, 404, &[], b"not found");
     };
     let fault = state.faults.get(file).copied();
+    let stop = state.stop.clone();
     let content = state
         .repos
         .get(id)
@@ -213,6 +228,9 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             b"",
         );
     };
+    if fault == Some(Fault::Stall) {
+        return stall(&stop);
+    }
     if let Some(fault @ (Fault::NotFound | Fault::ServerError)) = fault {
         return respond_fault(&mut stream, fault);
     }
@@ -263,6 +281,15 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         return stream.shutdown(std::net::Shutdown::Both);
     }
     respond(&mut stream, status, &headers, &body)
+}
+
+/// Holds the connection open, saying nothing, until the server stops (60 s at most).
+fn stall(stop: &AtomicBool) -> std::io::Result<()> {
+    let begun = std::time::Instant::now();
+    while !stop.load(Ordering::SeqCst) && begun.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 fn respond_fault(stream: &mut TcpStream, fault: Fault) -> std::io::Result<()> {
