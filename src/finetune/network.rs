@@ -125,6 +125,15 @@ pub(crate) fn read_config(dir: &Path) -> Result<(PathBuf, Map<String, Value>, Ar
         }
         .into());
     }
+    // The sizes are checked as inference checks them, before anything is built from them
+    // (docs/SECURITY.md). A base encoder has no labels yet: one stands in for the check.
+    let mut checked = config.clone();
+    if config_labels(&checked).is_none_or(|labels| labels.is_empty()) {
+        checked.insert("id2label".to_owned(), json!({"0": "label"}));
+    }
+    let bytes =
+        serde_json::to_vec(&Value::Object(checked)).map_err(|e| invalid_config(&config_path, e))?;
+    crate::config::ModelConfig::from_slice(&config_path, &bytes)?;
     Ok((config_path, config, architecture))
 }
 

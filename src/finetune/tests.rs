@@ -421,3 +421,34 @@ fn refusals_name_what_is_wrong_before_any_training() {
     );
     assert!(!fresh.exists());
 }
+
+#[test]
+fn a_base_with_absurd_sizes_is_refused_before_anything_is_built() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("base");
+    std::fs::create_dir_all(&base).expect("dir");
+    let from = test_model_dir("tiny-roberta-emotion");
+    for entry in std::fs::read_dir(&from).expect("fixture") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, base.join(path.file_name().expect("name"))).expect("copy");
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("config.json")).expect("config"))
+            .expect("json");
+    config["intermediate_size"] = serde_json::json!(4_000_000);
+    std::fs::write(base.join("config.json"), config.to_string()).expect("write");
+    let begun = std::time::Instant::now();
+    let outcome = continued("tiny-roberta-emotion", &tmp.path().join("out"))
+        .base(base.clone())
+        .build()
+        .expect("settings")
+        .run();
+    assert!(begun.elapsed().as_secs_f64() < 1.0);
+    match outcome {
+        Err(crate::Error::InvalidConfig { path, source }) => {
+            assert_eq!(path, base.join("config.json"));
+            assert!(source.to_string().contains("feed-forward"), "{source}");
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+}
