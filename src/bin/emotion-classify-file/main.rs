@@ -194,7 +194,6 @@ fn run(args: &Args, log: &mut dyn Write) -> Result<Summary, BoxError> {
         }
     }
     flush(&mut chunk, &mut summary)?;
-    drop(flush);
     out.flush()?;
     if let Some(file) = synced {
         file.sync_all()?;
