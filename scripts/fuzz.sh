@@ -40,6 +40,29 @@ for f in sorted(src.glob("*.jsonl")):
 PY
 fi
 
+# The readers' corpora start from the test models' real files: a state dict's data.pkl, small
+# safetensors files, and every config.json.
+models=$EMOTION_TEST_MODELS
+if [ ! -d fuzz/corpus/pickle ] && [ -f "$models/tiny-roberta-emotion-bin/pytorch_model.bin" ]; then
+    mkdir -p fuzz/corpus/pickle
+    python3 - "$models/tiny-roberta-emotion-bin/pytorch_model.bin" fuzz/corpus/pickle <<'PY'
+import pathlib, sys, zipfile
+archive = zipfile.ZipFile(sys.argv[1])
+pickle = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+pathlib.Path(sys.argv[2], "state-dict.pkl").write_bytes(archive.read(pickle))
+PY
+fi
+if [ ! -d fuzz/corpus/safetensors ]; then
+    mkdir -p fuzz/corpus/safetensors
+    for f in "$models"/tiny-*/model.safetensors; do
+        [ "$(stat -c %s "$f")" -lt 500000 ] && cp "$f" "fuzz/corpus/safetensors/$(basename "$(dirname "$f")")"
+    done
+fi
+if [ ! -d fuzz/corpus/config ]; then
+    mkdir -p fuzz/corpus/config
+    for f in "$models"/*/config.json; do cp "$f" "fuzz/corpus/config/$(basename "$(dirname "$f")")"; done
+fi
+
 for target in "${targets[@]}"; do
     # AddressSanitizer's allocator slows libtorch's many allocations 15x (14 vs 222 inputs/s for
     # classify here), and the crate's own code is safe Rust: classify runs without a sanitizer,
