@@ -26,6 +26,19 @@ pub(crate) const SAFETENSORS: &str = "model.safetensors";
 /// Weights in PyTorch's zip checkpoint.
 pub(crate) const PYTORCH: &str = "pytorch_model.bin";
 
+/// Every tokenizer file a model folder may carry: what an exported folder copies from its base.
+pub(crate) const TOKENIZER_FILES: &[&str] = &[
+    TOKENIZER,
+    TOKENIZER_CONFIG,
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "spm.model",
+    "added_tokens.json",
+];
+
 /// Which tokenizer a model folder provides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokenizerFiles {

@@ -71,6 +71,7 @@ mod hub;
 mod layout;
 mod long_texts;
 mod model;
+mod model_folder;
 mod precision;
 #[cfg(test)]
 mod random_inputs;

@@ -55,6 +55,36 @@ impl Architecture {
         }
     }
 
+    /// The base model's prefix in a classifier checkpoint's tensor names, as transformers'
+    /// `...ForSequenceClassification` keeps it (`bert.embeddings...`). XLM-RoBERTa's is
+    /// RoBERTa's (`XLMRobertaForSequenceClassification` keeps its base under `roberta`).
+    pub(crate) fn checkpoint_prefix(self) -> &'static str {
+        match self {
+            Self::Bert => "bert",
+            Self::DistilBert => "distilbert",
+            Self::Roberta | Self::XlmRoberta => "roberta",
+            Self::Albert => "albert",
+            Self::DebertaV2 => "deberta",
+            Self::MobileBert => "mobilebert",
+            Self::Longformer => "longformer",
+        }
+    }
+
+    /// The class transformers names in `config.json`'s `architectures` for a sequence
+    /// classifier of this architecture.
+    pub(crate) fn class_name(self) -> &'static str {
+        match self {
+            Self::Bert => "BertForSequenceClassification",
+            Self::DistilBert => "DistilBertForSequenceClassification",
+            Self::Roberta => "RobertaForSequenceClassification",
+            Self::XlmRoberta => "XLMRobertaForSequenceClassification",
+            Self::Albert => "AlbertForSequenceClassification",
+            Self::DebertaV2 => "DebertaV2ForSequenceClassification",
+            Self::MobileBert => "MobileBertForSequenceClassification",
+            Self::Longformer => "LongformerForSequenceClassification",
+        }
+    }
+
     /// Whether the crate's own fused encoder runs this architecture (with packed weights,
     /// bf16, unpadded batches); the others run through rust-bert's modules in f32.
     pub fn runs_on_fused_encoder(self) -> bool {

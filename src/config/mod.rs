@@ -19,5 +19,6 @@ mod network_config;
 
 pub use architecture::Architecture;
 pub(crate) use library::{fill, LibraryConfig};
+pub(crate) use model_config::check_integers;
 pub use model_config::{ModelConfig, ScoreFunction};
 pub(crate) use network_config::NetworkConfig;

@@ -227,7 +227,9 @@ const MAX_POSITIONS: i64 = 1 << 20;
 /// below -1 (DeBERTa's "none" for its position buckets). Architecture-specific sizes that
 /// rust-bert allocates from (ALBERT's `embedding_size`, DeBERTa's `position_buckets`, ...) are
 /// so bounded before any parser reads them; the checks after this one refine the shared ones.
-fn check_integers(value: &serde_json::Value) -> std::result::Result<(), serde_json::Error> {
+pub(crate) fn check_integers(
+    value: &serde_json::Value,
+) -> std::result::Result<(), serde_json::Error> {
     use serde::de::Error as _;
     let Some(fields) = value.as_object() else {
         return Ok(()); // the parser says what is wrong with a config that is not an object

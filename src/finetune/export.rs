@@ -9,18 +9,6 @@ use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
 
-/// The tokenizer files a model folder may have; those the base has are copied.
-const TOKENIZER_FILES: &[&str] = &[
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-    "sentencepiece.bpe.model",
-    "added_tokens.json",
-];
-
 /// [`Error::Write`] for `path`, for `map_err`.
 pub(crate) fn write_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Write {
@@ -112,18 +100,17 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Writes `config.json` into `dir`.
 pub(crate) fn write_config(dir: &Path, config: &serde_json::Value) -> Result<()> {
-    let path = dir.join("config.json");
+    let path = dir.join(crate::layout::CONFIG);
     let text = serde_json::to_vec_pretty(config)
         .map_err(|e| write_error(&path)(std::io::Error::other(e)))?;
     write_atomically(&path, &text)
 }
 
-/// Copies the tokenizer files `base` has into `dir`, each crash-safely.
-pub(crate) fn copy_tokenizer(base: &Path, dir: &Path) -> Result<()> {
-    for name in TOKENIZER_FILES {
-        let from = base.join(name);
-        if from.is_file() {
-            let bytes = crate::layout::read(&from)?;
+/// Copies the tokenizer files the base folder has into `dir`, each crash-safely.
+pub(crate) fn copy_tokenizer(base: &crate::model_folder::ModelFolder, dir: &Path) -> Result<()> {
+    for from in base.tokenizer_files() {
+        let bytes = crate::layout::read(&from)?;
+        if let Some(name) = from.file_name() {
             write_atomically(&dir.join(name), &bytes)?;
         }
     }

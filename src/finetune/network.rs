@@ -5,7 +5,7 @@
 //! Not the crate's fused encoder: its in-place kernels have no gradients.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rust_bert::bert::{BertConfig, BertForSequenceClassification};
 use rust_bert::distilbert::{DistilBertConfig, DistilBertModelClassifier};
@@ -14,9 +14,9 @@ use serde_json::{json, Map, Value};
 use tch::{nn, Device, Tensor};
 
 use super::error::FineTuneError;
-use crate::checkpoint::Weights;
 use crate::config::{fill, Architecture};
 use crate::error::{panic_message, Error, Result};
+use crate::model_folder::ModelFolder;
 
 enum Module {
     Bert(BertForSequenceClassification),
@@ -47,27 +47,6 @@ pub(crate) struct LoadedBase {
     pub(crate) multi_label: bool,
 }
 
-/// Where the base model's tensors sit in its checkpoint: under the classifier's prefix (a
-/// classifier's checkpoint) or at the root (a base model saved alone, as sentence-transformers
-/// saves `BertModel`).
-fn base_prefix(architecture: Architecture) -> &'static str {
-    match architecture {
-        Architecture::Bert => "bert.",
-        Architecture::DistilBert => "distilbert.",
-        _ => "roberta.",
-    }
-}
-
-/// The class name transformers writes in `architectures`.
-fn class_name(architecture: Architecture) -> &'static str {
-    match architecture {
-        Architecture::Bert => "BertForSequenceClassification",
-        Architecture::DistilBert => "DistilBertForSequenceClassification",
-        Architecture::XlmRoberta => "XLMRobertaForSequenceClassification",
-        _ => "RobertaForSequenceClassification",
-    }
-}
-
 /// Whether a variable belongs to the head (made new for a base without one).
 fn in_head(name: &str) -> bool {
     name.starts_with("classifier.") || name.starts_with("pre_classifier.")
@@ -88,31 +67,15 @@ fn config_labels(config: &Map<String, Value>) -> Option<Vec<String>> {
         .collect()
 }
 
-/// The model folder's config, and its architecture when the trainer supports it.
+/// The base model folder, read as inference reads it ([`ModelFolder`]), when the trainer
+/// supports its architecture.
 ///
 /// # Errors
 /// [`FineTuneError::UnsupportedArchitecture`], [`Error::UnsupportedModelType`],
-/// [`Error::InvalidConfig`], [`Error::MissingFile`].
-pub(crate) fn read_config(dir: &Path) -> Result<(PathBuf, Map<String, Value>, Architecture)> {
-    let config_path = dir.join("config.json");
-    let bytes = crate::layout::read(&config_path)?;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|e| invalid_config(&config_path, e))?;
-    let Value::Object(config) = value else {
-        return Err(invalid_config(
-            &config_path,
-            serde::de::Error::custom("config.json is not a JSON object"),
-        ));
-    };
-    let model_type = config
-        .get("model_type")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let architecture =
-        Architecture::from_model_type(model_type).ok_or_else(|| Error::UnsupportedModelType {
-            path: config_path.clone(),
-            model_type: model_type.to_owned(),
-        })?;
+/// [`Error::InvalidConfig`], [`Error::MissingFile`], [`Error::MissingModelDir`].
+pub(crate) fn open_base(dir: &Path) -> Result<ModelFolder> {
+    let folder = ModelFolder::open(dir)?;
+    let architecture = folder.architecture();
     if !matches!(
         architecture,
         Architecture::Bert
@@ -127,18 +90,19 @@ pub(crate) fn read_config(dir: &Path) -> Result<(PathBuf, Map<String, Value>, Ar
     }
     // The sizes are checked as inference checks them, before anything is built from them
     // (docs/SECURITY.md). A base encoder has no labels yet: one stands in for the check.
-    let mut checked = config.clone();
+    let config_path = folder.config_path();
+    let mut checked = folder.raw_config().clone();
     if config_labels(&checked).is_none_or(|labels| labels.is_empty()) {
         checked.insert("id2label".to_owned(), json!({"0": "label"}));
     }
     let bytes =
-        serde_json::to_vec(&Value::Object(checked)).map_err(|e| invalid_config(&config_path, e))?;
-    crate::config::ModelConfig::from_slice(&config_path, &bytes)?;
-    Ok((config_path, config, architecture))
+        serde_json::to_vec(&Value::Object(checked)).map_err(|e| invalid_config(config_path, e))?;
+    crate::config::ModelConfig::from_slice(config_path, &bytes)?;
+    Ok(folder)
 }
 
 impl TrainableNetwork {
-    /// Builds the network for the model folder `dir` with `labels`.
+    /// Builds the network for the base model `folder` with `labels`.
     ///
     /// A checkpoint with a head continues it: its labels must be `labels`, and its problem
     /// type decides the loss. A base without a head gets a new one, initialized as
@@ -150,11 +114,14 @@ impl TrainableNetwork {
     /// [`FineTuneError::LabelsDiffer`]; [`Error::InvalidConfig`], [`Error::MissingFile`],
     /// [`Error::MissingTensor`], [`Error::TensorShape`] and the like for a broken folder.
     pub(crate) fn load(
-        dir: &Path,
+        folder: &ModelFolder,
         labels: &[String],
         single_label_head: bool,
     ) -> Result<LoadedBase> {
-        let (config_path, mut config, architecture) = read_config(dir)?;
+        let dir = folder.dir();
+        let config_path = folder.config_path().to_path_buf();
+        let mut config = folder.raw_config().clone();
+        let architecture = folder.architecture();
         if let Some(kind) = config
             .get("position_embedding_type")
             .and_then(Value::as_str)
@@ -168,8 +135,8 @@ impl TrainableNetwork {
                 ));
             }
         }
-        let weights_path = dir.join("model.safetensors");
-        let weights = Weights::from_safetensors(&weights_path)?;
+        let weights_path = folder.weights_path();
+        let weights = folder.weights()?;
         let head_weight = crate::model::classifier_output_weight(architecture);
         let had_head = weights.shape(&head_weight).is_ok();
         let multi_label = if had_head {
@@ -218,7 +185,7 @@ impl TrainableNetwork {
                 "single_label_classification"
             }),
         );
-        config.insert("architectures".into(), json!([class_name(architecture)]));
+        config.insert("architectures".into(), json!([architecture.class_name()]));
         let written = Value::Object(config.clone());
 
         let store = nn::VarStore::new(Device::Cpu);
@@ -269,13 +236,16 @@ impl TrainableNetwork {
         // converted from transformers' state dicts), so a variable's name is the tensor's.
         let mut parameters: Vec<(String, Tensor)> = store.variables().into_iter().collect();
         parameters.sort_by(|a, b| a.0.cmp(&b.0));
-        let prefix = base_prefix(architecture);
+        // The base's tensors sit under the classifier's prefix (a classifier's checkpoint) or
+        // at the root (a base model saved alone, as sentence-transformers saves `BertModel`).
+        let prefix = format!("{}.", architecture.checkpoint_prefix());
         tch::no_grad(|| -> Result<()> {
             for (name, variable) in &mut parameters {
                 let shape = variable.size();
                 let found = if weights.shape(name).is_ok() {
                     Some(weights.tensor_f32(name, &shape)?)
-                } else if let Some(bare) = name.strip_prefix(prefix).filter(|_| !had_head) {
+                } else if let Some(bare) = name.strip_prefix(prefix.as_str()).filter(|_| !had_head)
+                {
                     match weights.shape(bare) {
                         Ok(_) => Some(weights.tensor_f32(bare, &shape)?),
                         Err(_) => None,

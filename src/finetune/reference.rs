@@ -49,8 +49,9 @@ pub(crate) fn reference_run(
 ) -> Result<ReferenceRun> {
     let files = GoEmotionsDir::new(data);
     let labels = read_labels(&files.labels)?;
-    let loaded = TrainableNetwork::load(model, &labels, false)?;
-    let tokenizer = TrainingTokenizer::from_dir(model, options.max_len)?;
+    let base = super::network::open_base(model)?;
+    let loaded = TrainableNetwork::load(&base, &labels, false)?;
+    let tokenizer = TrainingTokenizer::from_folder(&base, options.max_len)?;
     let train = read_goemotions_split(
         &files.train,
         labels.len(),

@@ -21,7 +21,7 @@ use super::export::{
     write_safetensors,
 };
 use super::metrics::macro_f1;
-use super::network::{read_config, TrainableNetwork};
+use super::network::{open_base, TrainableNetwork};
 use super::priors::initial_biases;
 use super::publish::{publish, remove_checkpoint};
 use super::report::{EpochReport, FineTuneEvent, FineTuneReport, StepProgress, TimeBreakdown};
@@ -109,15 +109,14 @@ pub(crate) fn train(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let resuming = check_folders(run)?;
-    let dir = run.base.local_dir()?;
-    read_config(&dir)?;
+    let base = open_base(&run.base.local_dir()?)?;
     let h = run.hyperparameters;
     let dataset = run.data.load()?;
     let labels = dataset.labels;
     // A new head's initial weights come from the seed too.
     tch::manual_seed(h.seed as i64);
-    let loaded = TrainableNetwork::load(&dir, &labels, run.single_label)?;
-    let tokenizer = TrainingTokenizer::from_dir(&dir, h.max_length)?;
+    let loaded = TrainableNetwork::load(&base, &labels, run.single_label)?;
+    let tokenizer = TrainingTokenizer::from_folder(&base, h.max_length)?;
     let texts = |set: &[super::data::LabelledText]| -> Result<Vec<Vec<i64>>> {
         tokenizer.encode(&set.iter().map(|t| t.text.as_str()).collect::<Vec<_>>())
     };
@@ -326,7 +325,7 @@ pub(crate) fn train(
             None => write_safetensors(&model, trainer.network().parameters())?,
         };
         write_config(&staged, trainer.network().config())?;
-        copy_tokenizer(&dir, &staged)?;
+        copy_tokenizer(&base, &staged)?;
         sync_dir(&staged)?;
         crate::failpoint::hit("finish-staged");
         state.staged_model_sha256 = Some(digest);

@@ -120,7 +120,8 @@ fn a_new_head_learns_a_keyword_task_and_the_folder_loads_back() {
     );
 
     // Training macro-F1 at 0.3, from the trainer as it ended.
-    let tokenizer = tokens::TrainingTokenizer::from_dir(&base, 64).expect("tokenizer");
+    let folder = crate::model_folder::ModelFolder::open(&base).expect("base");
+    let tokenizer = tokens::TrainingTokenizer::from_folder(&folder, 64).expect("tokenizer");
     let strs: Vec<&str> = texts.iter().map(|(t, _)| t.as_str()).collect();
     let ids = tokenizer.encode(&strs).expect("ids");
     let refs: Vec<&[i64]> = ids.iter().map(Vec::as_slice).collect();
@@ -451,4 +452,95 @@ fn a_base_with_absurd_sizes_is_refused_before_anything_is_built() {
         }
         other => panic!("expected InvalidConfig, got {other:?}"),
     }
+}
+
+/// A copy of fixture `name` in `into`, without the files `leave_out`.
+fn copy_without(name: &str, into: &Path, leave_out: &[&str]) -> PathBuf {
+    let dir = into.join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    for entry in std::fs::read_dir(test_model_dir(name)).expect("fixture") {
+        let path = entry.expect("entry").path();
+        let file = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        if !leave_out.contains(&file.as_str()) {
+            std::fs::copy(&path, dir.join(&file)).expect("copy");
+        }
+    }
+    dir
+}
+
+#[test]
+fn a_pytorch_checkpoint_base_trains_as_its_safetensors_twin_does() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The .bin fixture, and a twin with the same tensors written as safetensors by this crate's
+    // own reader of the .bin.
+    let bin = copy_without("tiny-roberta-emotion-bin", tmp.path(), &[]);
+    let twin = tmp.path().join("twin");
+    std::fs::create_dir_all(&twin).expect("dir");
+    for entry in std::fs::read_dir(&bin).expect("bin") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "bin") {
+            std::fs::copy(&path, twin.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let weights = crate::checkpoint::read_torch_zip(&bin.join("pytorch_model.bin")).expect("bin");
+    let names: Vec<String> = weights.names().map(str::to_owned).collect();
+    let tensors: Vec<(String, tch::Tensor)> = names
+        .iter()
+        .map(|name| {
+            let shape = weights.shape(name).expect("shape").to_vec();
+            (
+                name.clone(),
+                weights.tensor_f32(name, &shape).expect("tensor"),
+            )
+        })
+        .collect();
+    super::export::write_safetensors(&twin.join("model.safetensors"), &tensors).expect("twin");
+
+    let from_bin = tmp.path().join("from-bin");
+    let from_twin = tmp.path().join("from-twin");
+    for (base, out) in [(&bin, &from_bin), (&twin, &from_twin)] {
+        continued("tiny-roberta-emotion-bin", out)
+            .base(base.clone())
+            .build()
+            .expect("settings")
+            .run()
+            .unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+    }
+    let worst = largest_difference(&from_bin, &from_twin);
+    assert!(
+        worst <= 1e-6,
+        "the .bin base trained {worst} away from its twin"
+    );
+}
+
+#[test]
+fn a_base_with_only_the_slow_tokenizer_files_trains_as_with_tokenizer_json() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fast = copy_without("tiny-roberta-emotion-bin", &tmp.path().join("fast"), &[]);
+    let slow = copy_without(
+        "tiny-roberta-emotion-bin",
+        &tmp.path().join("slow"),
+        &["tokenizer.json"],
+    );
+    assert!(slow.join("vocab.json").is_file() && !slow.join("tokenizer.json").exists());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for (base, out) in [(&fast, &a), (&slow, &b)] {
+        continued("tiny-roberta-emotion-bin", out)
+            .base(base.clone())
+            .build()
+            .expect("settings")
+            .run()
+            .unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+    }
+    assert!(largest_difference(&a, &b) <= 1e-6);
+    // The slow base's tokenizer files travel with the model, which then loads.
+    assert!(b.join("vocab.json").is_file() && b.join("merges.txt").is_file());
+    crate::EmotionClassifier::builder()
+        .model(b.clone())
+        .build()
+        .expect("the folder loads");
 }

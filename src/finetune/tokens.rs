@@ -1,11 +1,11 @@
-//! The model's `tokenizer.json`, truncating at the recipe's length, padding nothing (batches
-//! are padded to their longest text when they are made).
-
-use std::path::Path;
+//! The base model's tokenizer, as inference reads it (`tokenizer.json`, else the slow files:
+//! [`ModelFolder::tokenizer`]), truncating at the recipe's length, padding nothing (batches are
+//! padded to their longest text when they are made).
 
 use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::error::{Error, Result};
+use crate::model_folder::ModelFolder;
 
 /// Token ids of texts, as the peer's `tok.enable_truncation(max_len); tok.no_padding()`.
 pub(crate) struct TrainingTokenizer {
@@ -13,21 +13,17 @@ pub(crate) struct TrainingTokenizer {
 }
 
 impl TrainingTokenizer {
-    /// Reads `tokenizer.json` in `dir`, truncating at `max_len` tokens.
+    /// The tokenizer of `folder`, truncating at `max_len` tokens.
     ///
     /// # Errors
-    /// [`Error::MissingFile`], or [`Error::TokenizerLoad`] for a file the tokenizers crate
-    /// refuses.
-    pub(crate) fn from_dir(dir: &Path, max_len: usize) -> Result<Self> {
-        let path = dir.join("tokenizer.json");
-        if !path.is_file() {
-            return Err(Error::MissingFile { path });
-        }
+    /// [`Error::MissingFile`], [`Error::Io`], or [`Error::TokenizerLoad`] for a file the
+    /// tokenizers crate refuses.
+    pub(crate) fn from_folder(folder: &ModelFolder, max_len: usize) -> Result<Self> {
+        let (mut tokenizer, path) = folder.tokenizer()?;
         let load = |source| Error::TokenizerLoad {
             path: path.clone(),
             source,
         };
-        let mut tokenizer = Tokenizer::from_file(&path).map_err(load)?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {

@@ -13,7 +13,6 @@ use super::settings::HubSettings;
 use super::snapshot::{is_commit_hash, RepoCache};
 use super::watchdog::{Heartbeat, Watched};
 use super::{verify, HubError, HubModel};
-use crate::config::ModelConfig;
 use crate::error::{BoxedSource, Error, Result};
 use crate::layout::{self, ModelFiles};
 
@@ -89,7 +88,9 @@ pub(super) fn fetch(
         return Err(missing(layout::CONFIG));
     }
     download(layout::CONFIG)?;
-    let architecture = ModelConfig::from_file(&dir.join(layout::CONFIG))?.architecture();
+    let config_path = dir.join(layout::CONFIG);
+    let (_, architecture) =
+        crate::model_folder::read_architecture(&config_path, &layout::read(&config_path)?)?;
     let files = ModelFiles::choose(architecture, |file| listed.contains(&file)).map_err(missing)?;
     for file in files.all() {
         download(file)?;

@@ -7,9 +7,9 @@ use super::network::{Network, NetworkOptions};
 use crate::checkpoint::Weights;
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
-use crate::layout::{self, ModelFiles, WeightsFile};
 use crate::long_texts::LongTexts;
-use crate::tokenize::{load_tokenizer, TextEncoder};
+use crate::model_folder::ModelFolder;
+use crate::tokenize::TextEncoder;
 
 /// A model ready to run: its config, its tokenizer and its network (one per worker, all on
 /// one set of weights).
@@ -32,25 +32,16 @@ impl LoadedModel {
         options: NetworkOptions,
         copies: usize,
     ) -> Result<Self> {
-        if !dir.is_dir() {
-            return Err(Error::MissingModelDir {
-                path: dir.to_path_buf(),
-            });
-        }
-        let config = ModelConfig::from_file(&dir.join(layout::CONFIG))?;
-        let files = ModelFiles::in_dir(dir, config.architecture())?;
-        let (tokenizer, tokenizer_path) = load_tokenizer(dir, &files)?;
+        let folder = ModelFolder::open(dir)?;
+        let config = folder.config()?;
+        let (tokenizer, tokenizer_path) = folder.tokenizer()?;
         let encoder = TextEncoder::new(
             tokenizer,
             &tokenizer_path,
             config.max_input_tokens(),
             long_texts,
         )?;
-        let weights_path = dir.join(files.weights.file());
-        let weights = match files.weights {
-            WeightsFile::Safetensors => Weights::from_safetensors(&weights_path)?,
-            WeightsFile::Pytorch => crate::checkpoint::read_torch_zip(&weights_path)?,
-        };
+        let weights = folder.weights()?;
         Self::from_parts(config, encoder, &weights, options, copies)
     }
 

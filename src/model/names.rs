@@ -40,7 +40,8 @@ const DISTILBERT_LAYER: LayerNames = LayerNames {
 
 /// An architecture's parameter names.
 pub(crate) struct Names {
-    /// The base model's prefix (`bert`, `roberta`, `distilbert`).
+    /// The base model's prefix (`bert`, `roberta`, `distilbert`): the architecture's own
+    /// ([`Architecture::checkpoint_prefix`]).
     base: &'static str,
     /// Where the layers are under the base (`encoder.layer`, `transformer.layer`).
     layers_at: &'static str,
@@ -55,9 +56,10 @@ impl Names {
     /// The names `architecture`'s checkpoints use, for the architectures the fused encoder
     /// runs (`None` for the others).
     pub(crate) fn of(architecture: Architecture) -> Option<Self> {
+        let base = architecture.checkpoint_prefix();
         Some(match architecture {
             Architecture::Bert => Self {
-                base: "bert",
+                base,
                 layers_at: "encoder.layer",
                 layer: &BERT_LAYER,
                 head_dense: "bert.pooler.dense",
@@ -66,14 +68,14 @@ impl Names {
             // XLM-RoBERTa's checkpoints use RoBERTa's names (`XLMRobertaForSequenceClassification`
             // keeps its base model under `roberta`).
             Architecture::Roberta | Architecture::XlmRoberta => Self {
-                base: "roberta",
+                base,
                 layers_at: "encoder.layer",
                 layer: &BERT_LAYER,
                 head_dense: "classifier.dense",
                 classifier_output: "classifier.out_proj",
             },
             Architecture::DistilBert => Self {
-                base: "distilbert",
+                base,
                 layers_at: "transformer.layer",
                 layer: &DISTILBERT_LAYER,
                 head_dense: "pre_classifier",

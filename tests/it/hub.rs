@@ -506,3 +506,49 @@ fn a_stalled_hub_times_out_or_falls_back_to_a_complete_cached_snapshot() {
     assert!(begun.elapsed() < Duration::from_secs(5));
     assert_matches_reference(&classifier);
 }
+
+#[test]
+fn fine_tuning_starts_from_a_hub_id_as_inference_does() {
+    use emotion_classifier::finetune::{FineTune, TrainingData};
+    let server = server();
+    let cache = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // The pickle-only repository: its .bin weights, read by the same strict reader.
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(support::model_dir("tiny-roberta-emotion-bin").join("config.json")).unwrap(),
+    )
+    .unwrap();
+    let id2label = config["id2label"].as_object().unwrap();
+    let labels: Vec<String> = (0..id2label.len())
+        .map(|i| id2label[&i.to_string()].as_str().unwrap().to_owned())
+        .collect();
+    let train: Vec<(String, Vec<String>)> = (0..16)
+        .map(|i| {
+            let label = &labels[i % labels.len()];
+            (format!("so much {label} today"), vec![label.clone()])
+        })
+        .collect();
+    let report = FineTune::builder()
+        .base(hub_model(ROBERTA_BIN, &server, cache.path()))
+        .data(TrainingData::texts(
+            labels,
+            train.clone(),
+            train[..4].to_vec(),
+        ))
+        .output(out.path().join("model"))
+        .batch_size(8)
+        .epochs(1)
+        .threads(1)
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(report.steps, 2);
+    assert!(server
+        .downloaded_files()
+        .contains(&"pytorch_model.bin".to_owned()));
+    EmotionClassifier::builder()
+        .model(out.path().join("model"))
+        .build()
+        .expect("the trained folder loads");
+}

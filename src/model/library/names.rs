@@ -9,22 +9,12 @@
 
 use crate::config::Architecture;
 
-/// The base model's prefix in `architecture`'s checkpoints.
-fn base(architecture: Architecture) -> &'static str {
-    match architecture {
-        Architecture::Albert => "albert",
-        Architecture::DebertaV2 => "deberta",
-        Architecture::MobileBert => "mobilebert",
-        Architecture::Longformer => "longformer",
-        Architecture::Bert => "bert",
-        Architecture::DistilBert => "distilbert",
-        Architecture::Roberta | Architecture::XlmRoberta => "roberta",
-    }
-}
-
 /// The word embedding matrix's name.
 pub(crate) fn word_embeddings(architecture: Architecture) -> String {
-    format!("{}.embeddings.word_embeddings.weight", base(architecture))
+    format!(
+        "{}.embeddings.word_embeddings.weight",
+        architecture.checkpoint_prefix()
+    )
 }
 
 /// The classifier output layer's weight matrix: one row per label.
