@@ -5,7 +5,7 @@
 //! - TSV: a record a line, which must be UTF-8, fields split at tabs as they are (no quoting);
 //! - CSV: quoted fields may span lines (the `csv` crate), and a record is named by its first line;
 //! - JSON lines: an object a line, whose fields are the columns (a bare JSON string is the first
-//!   column); a field may hold a string or an array of strings ([`Field::List`]).
+//!   column); a field may hold a string, or an array of strings or integers ([`Field::List`]).
 //!
 //! A record that cannot give its columns is not an error of the reader: it comes with its line
 //! and a [`RecordProblem`], and reading goes on. Reading costs one pass over the input; a record
@@ -54,7 +54,8 @@ pub enum Column {
 pub enum Field {
     /// A string.
     Text(String),
-    /// An array of strings (JSON lines only).
+    /// An array of strings or integers (JSON lines only; integers as their decimal text:
+    /// label ids, say).
     List(Vec<String>),
 }
 
@@ -359,6 +360,7 @@ fn json_fields(line: &[u8], columns: &[Column]) -> Result<Vec<Field>, RecordProb
                         .into_iter()
                         .map(|item| match item {
                             Value::String(text) => Ok(text),
+                            Value::Number(n) if n.is_u64() => Ok(n.to_string()),
                             _ => Err(RecordProblem::NotText(name.clone())),
                         })
                         .collect::<Result<Vec<_>, _>>()
@@ -477,8 +479,8 @@ mod tests {
     }
 
     #[test]
-    fn jsonl_fields_may_hold_arrays_of_strings() {
-        let input = b"{\"text\":\"a\",\"labels\":[\"joy\",\"fear\"]}\n{\"text\":\"b\",\"labels\":[1]}\n\"c\"\n";
+    fn jsonl_fields_may_hold_arrays_of_strings_or_ids() {
+        let input = b"{\"text\":\"a\",\"labels\":[\"joy\",\"fear\"]}\n{\"text\":\"b\",\"labels\":[1,-2]}\n\"c\"\n";
         let records = read_all(
             input,
             Format::Jsonl,

@@ -21,7 +21,7 @@ pub struct FineTuneBuilder {
     threads: Option<usize>,
     overwrite: bool,
     resume: bool,
-    single_label: bool,
+    single_label: Option<bool>,
     checkpoint_every: usize,
     stop: Option<Arc<AtomicBool>>,
 }
@@ -54,7 +54,8 @@ pub struct FineTune {
     pub(crate) threads: Option<usize>,
     pub(crate) overwrite: bool,
     pub(crate) resume: bool,
-    pub(crate) single_label: bool,
+    /// `None`: inferred from the data (single-label when every training record has one).
+    pub(crate) single_label: Option<bool>,
     pub(crate) checkpoint_every: usize,
     pub(crate) stop: Option<Arc<AtomicBool>>,
 }
@@ -173,9 +174,20 @@ impl FineTuneBuilder {
     }
 
     /// A new head learns one label per text with a softmax (cross-entropy) instead of
-    /// independent sigmoids (default false: multi-label). A kept head keeps its kind.
+    /// independent sigmoids. By default the data decides, as transformers'
+    /// `run_classification.py` does: single-label when every training record has exactly one
+    /// label, else multi-label ([`FineTuneReport::multi_label`](super::FineTuneReport) and
+    /// [`FineTuneEvent::Task`](super::FineTuneEvent::Task) say which). A kept head keeps its
+    /// kind.
     pub fn single_label(mut self, single: bool) -> Self {
-        self.single_label = single;
+        self.single_label = Some(single);
+        self
+    }
+
+    /// The opposite of [`single_label`](Self::single_label): `multi_label(true)` is
+    /// `single_label(false)`.
+    pub fn multi_label(mut self, multi: bool) -> Self {
+        self.single_label = Some(!multi);
         self
     }
 

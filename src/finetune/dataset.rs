@@ -6,7 +6,8 @@ use super::data::{
     label_list_problem, read_goemotions_split, read_labels, GoEmotionsDir, LabelledText,
 };
 use super::error::FineTuneError;
-use super::table::{read_records, Columns, NamedRecord};
+pub use super::table::Columns;
+use super::table::{read_records, NamedRecord};
 use crate::error::Result;
 
 /// The labelled texts to train on, and the dev texts each epoch is scored on.
@@ -17,8 +18,8 @@ pub enum TrainingData {
     /// ids, id; tab-separated, no header) beside `labels.txt` (one label a line, in id order).
     GoEmotions(PathBuf),
     /// A CSV, TSV (both with a header) or JSON-lines file, told apart by extension, whose
-    /// `text` column holds the text and `labels` column its label names, comma-separated (in
-    /// JSON, also an array of names).
+    /// text column (default `text`) holds the text and labels column (default `labels`) its
+    /// labels: names or ids, separated (default `,`), or a JSON array ([`Columns`]).
     Files {
         /// The training texts.
         train: PathBuf,
@@ -26,6 +27,8 @@ pub enum TrainingData {
         dev: Option<PathBuf>,
         /// The labels in id order; `None` takes the training file's labels, sorted.
         labels: Option<Vec<String>>,
+        /// Where the text and the labels are.
+        columns: Columns,
     },
     /// Texts in memory, each with its label names.
     Texts {
@@ -45,12 +48,49 @@ impl TrainingData {
     }
 
     /// A training file and, optionally, a dev file (CSV, TSV or JSON lines), with the labels
-    /// the training file uses, sorted.
+    /// the training file uses, sorted, in the default [`Columns`].
     pub fn files(train: impl Into<PathBuf>, dev: Option<PathBuf>) -> Self {
         Self::Files {
             train: train.into(),
             dev,
             labels: None,
+            columns: Columns::default(),
+        }
+    }
+
+    /// For files: the columns the text and labels are in (other data is returned as it is).
+    #[must_use]
+    pub fn with_columns(self, columns: Columns) -> Self {
+        match self {
+            Self::Files {
+                train, dev, labels, ..
+            } => Self::Files {
+                train,
+                dev,
+                labels,
+                columns,
+            },
+            other => other,
+        }
+    }
+
+    /// For files: the labels in id order, instead of the training file's, sorted (other data is
+    /// returned as it is). A record's label outside them is an error naming its line.
+    #[must_use]
+    pub fn with_labels(self, labels: Vec<String>) -> Self {
+        match self {
+            Self::Files {
+                train,
+                dev,
+                columns,
+                ..
+            } => Self::Files {
+                train,
+                dev,
+                labels: Some(labels),
+                columns,
+            },
+            other => other,
         }
     }
 
@@ -86,6 +126,14 @@ pub(crate) struct Dataset {
     pub(crate) dev: Vec<LabelledText>,
 }
 
+impl Dataset {
+    /// Whether every training text has exactly one label: then the task is single-label, as
+    /// transformers' `run_classification.py` infers it.
+    pub(crate) fn one_label_each(&self) -> bool {
+        self.train.iter().all(|text| text.labels.len() == 1)
+    }
+}
+
 /// Label ids for named labels; an unknown name is [`FineTuneError::UnknownLabel`].
 fn to_ids(
     path: Option<&Path>,
@@ -99,14 +147,17 @@ fn to_ids(
                 .labels
                 .iter()
                 .map(|name| {
-                    labels.iter().position(|l| l == name).ok_or_else(|| {
-                        FineTuneError::UnknownLabel {
+                    // A name, else an id into the label list.
+                    let by_name = labels.iter().position(|l| l == name);
+                    let by_id = || name.parse::<usize>().ok().filter(|&id| id < labels.len());
+                    by_name
+                        .or_else(by_id)
+                        .ok_or_else(|| FineTuneError::UnknownLabel {
                             path: path.map(Path::to_path_buf),
                             line: record.line,
                             label: name.clone(),
                             labels: labels.to_vec(),
-                        }
-                    })
+                        })
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             Ok(LabelledText {
@@ -146,9 +197,13 @@ impl TrainingData {
                 };
                 (Dataset { labels, train, dev }, Some(files.train))
             }
-            Self::Files { train, dev, labels } => {
-                let columns = Columns::default();
-                let train_records = read_records(train, &columns)?;
+            Self::Files {
+                train,
+                dev,
+                labels,
+                columns,
+            } => {
+                let train_records = read_records(train, columns)?;
                 let labels = match labels {
                     Some(labels) => labels.clone(),
                     None => {
@@ -156,7 +211,12 @@ impl TrainingData {
                             .iter()
                             .flat_map(|r| r.labels.iter().cloned())
                             .collect();
-                        seen.sort();
+                        // Ids sort as numbers, names as text.
+                        if seen.iter().all(|l| l.parse::<usize>().is_ok()) {
+                            seen.sort_by_key(|l| l.parse::<usize>().unwrap_or(usize::MAX));
+                        } else {
+                            seen.sort();
+                        }
                         seen.dedup();
                         seen
                     }
@@ -165,7 +225,7 @@ impl TrainingData {
                     check_labels(&labels)?;
                 }
                 let dev = match dev {
-                    Some(dev) => to_ids(Some(dev), &labels, read_records(dev, &columns)?)?,
+                    Some(dev) => to_ids(Some(dev), &labels, read_records(dev, columns)?)?,
                     None => Vec::new(),
                 };
                 let train_texts = to_ids(Some(train), &labels, train_records)?;

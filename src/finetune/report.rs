@@ -39,6 +39,14 @@ pub enum FineTuneEvent {
         /// Steps made.
         step: usize,
     },
+    /// Before the first step: whether the run learns several labels a text (sigmoids) or one
+    /// (softmax), and whether the data decided it (rather than an option or a kept head).
+    Task {
+        /// Sigmoids and binary cross-entropy (`true`) or a softmax and cross-entropy.
+        multi_label: bool,
+        /// Inferred from the training records (one label each: single-label).
+        inferred: bool,
+    },
 }
 
 /// One epoch of a run.

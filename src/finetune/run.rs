@@ -112,10 +112,16 @@ pub(crate) fn train(
     let base = open_base(&run.base.local_dir()?)?;
     let h = run.hyperparameters;
     let dataset = run.data.load()?;
+    let one_label_each = dataset.one_label_each();
     let labels = dataset.labels;
     // A new head's initial weights come from the seed too.
     tch::manual_seed(h.seed as i64);
-    let loaded = TrainableNetwork::load(&base, &labels, run.single_label)?;
+    let single_label = run.single_label.unwrap_or(one_label_each);
+    let loaded = TrainableNetwork::load(&base, &labels, single_label)?;
+    progress(&FineTuneEvent::Task {
+        multi_label: loaded.multi_label,
+        inferred: run.single_label.is_none() && !loaded.had_head,
+    });
     let tokenizer = TrainingTokenizer::from_folder(&base, h.max_length)?;
     let texts = |set: &[super::data::LabelledText]| -> Result<Vec<Vec<i64>>> {
         tokenizer.encode(&set.iter().map(|t| t.text.as_str()).collect::<Vec<_>>())

@@ -1,5 +1,6 @@
 //! Labelled texts from a CSV, TSV or JSON-lines file: a text column and a labels column
-//! (label names, comma-separated; in JSON also an array of names), read with
+//! (label names or ids, separated by [`Columns::separator`], or a JSON array of them; in JSON
+//! lines also an array field), read with
 //! [`crate::records`], the reader of `emotion-classify-file`: CSV and TSV have a header naming
 //! the columns, quoted CSV fields may span lines, TSV fields are split at tabs as they are, and
 //! every record is named by its first line.
@@ -18,19 +19,60 @@ pub(crate) struct NamedRecord {
     pub(crate) labels: Vec<String>,
 }
 
-/// The columns (or JSON fields) to read.
+/// Which columns (or JSON fields) of a labelled file hold the text and the labels, and what
+/// separates several labels in one field.
+///
+/// ```
+/// use emotion_classifier::finetune::Columns;
+/// let tickets = Columns::default().text("body").labels("tags").separator(";");
+/// assert_eq!(tickets, Columns::new("body", "tags", ";"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Columns {
+#[must_use]
+pub struct Columns {
     pub(crate) text: String,
     pub(crate) labels: String,
+    pub(crate) separator: String,
 }
 
 impl Default for Columns {
+    /// `text`, `labels`, and a comma.
     fn default() -> Self {
+        Self::new("text", "labels", ",")
+    }
+}
+
+impl Columns {
+    /// The text column, the labels column, and the labels' separator.
+    pub fn new(
+        text: impl Into<String>,
+        labels: impl Into<String>,
+        separator: impl Into<String>,
+    ) -> Self {
         Self {
-            text: "text".into(),
-            labels: "labels".into(),
+            text: text.into(),
+            labels: labels.into(),
+            separator: separator.into(),
         }
+    }
+
+    /// The column (a CSV/TSV header's name, or a JSON field) holding the text.
+    pub fn text(mut self, column: impl Into<String>) -> Self {
+        self.text = column.into();
+        self
+    }
+
+    /// The column holding the labels.
+    pub fn labels(mut self, column: impl Into<String>) -> Self {
+        self.labels = column.into();
+        self
+    }
+
+    /// What separates several labels in one field (default `,`). A field that is a JSON array
+    /// (`["anger", "fear"]`) is read as one whatever the separator.
+    pub fn separator(mut self, separator: impl Into<String>) -> Self {
+        self.separator = separator.into();
+        self
     }
 }
 
@@ -51,10 +93,29 @@ fn missing_text(path: &Path, line: usize) -> crate::Error {
     .into()
 }
 
-/// Label names from a comma-separated field: trimmed, empty names dropped.
-fn split_names(field: &str) -> Vec<String> {
-    field
-        .split(',')
+/// Labels from a field: a JSON array of names or ids, else names split at `separator`;
+/// trimmed, empty names dropped (a field with none is an empty label, refused by the caller).
+fn split_names(field: &str, separator: &str) -> Vec<String> {
+    let trimmed = field.trim();
+    if trimmed.starts_with('[') {
+        if let Ok(items) = serde_json::from_str::<Vec<serde_json::Value>>(trimmed) {
+            return items
+                .iter()
+                .map(|item| match item {
+                    serde_json::Value::String(s) => s.trim().to_owned(),
+                    other => other.to_string(),
+                })
+                .filter(|n| !n.is_empty())
+                .collect();
+        }
+    }
+    let parts: Vec<&str> = if separator.is_empty() {
+        vec![trimmed]
+    } else {
+        trimmed.split(separator).collect()
+    };
+    parts
+        .into_iter()
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_owned)
@@ -115,7 +176,7 @@ pub(crate) fn read_records(path: &Path, columns: &Columns) -> Result<Vec<NamedRe
             }
         };
         let labels = match labels {
-            Field::Text(names) => split_names(&names),
+            Field::Text(names) => split_names(&names, &columns.separator),
             Field::List(names) => names
                 .iter()
                 .map(|n| n.trim())
@@ -124,7 +185,7 @@ pub(crate) fn read_records(path: &Path, columns: &Columns) -> Result<Vec<NamedRe
                 .collect(),
         };
         if labels.is_empty() {
-            let reason = format!("no labels in {:?}", columns.labels);
+            let reason = format!("an empty label in column {:?}", columns.labels);
             return Err(invalid(path, line, reason));
         }
         records.push(NamedRecord { line, text, labels });
@@ -199,6 +260,29 @@ mod tests {
             records,
             vec![record(1, "a", &["joy", "fear"]), record(3, "b", &["anger"])]
         );
+    }
+
+    #[test]
+    fn other_columns_separators_and_json_arrays_in_a_field() {
+        let (_dir, path) = write(
+            "tickets.csv",
+            b"id,body,tags\n1,late parcel,shipping; refund\n2,\"wrong size\",\"[\"\"returns\"\", 3]\"\n",
+        );
+        let columns = Columns::default()
+            .text("body")
+            .labels("tags")
+            .separator(";");
+        let records = read_records(&path, &columns).expect("records");
+        assert_eq!(
+            records,
+            vec![
+                record(2, "late parcel", &["shipping", "refund"]),
+                record(3, "wrong size", &["returns", "3"]),
+            ]
+        );
+        assert_eq!(split_names(" a | b ||", "|"), ["a", "b"]);
+        assert_eq!(split_names("a,b", ""), ["a,b"]);
+        assert!(split_names(" ; ", ";").is_empty());
     }
 
     fn error(name: &str, contents: &[u8]) -> FineTuneError {

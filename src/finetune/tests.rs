@@ -97,6 +97,7 @@ fn a_new_head_learns_a_keyword_task_and_the_folder_loads_back() {
             Vec::<(String, Vec<String>)>::new(),
         ))
         .output(&out)
+        .multi_label(true)
         .learning_rate(3e-3)
         .batch_size(8)
         .epochs(30)

@@ -10,9 +10,12 @@
 //! ```
 //!
 //! `--data` is a GoEmotions-layout folder (`train.tsv`, `dev.tsv`, `labels.txt`), or a CSV, TSV
-//! or JSON-lines file with `text` and `labels` columns (label names, comma-separated), with
-//! `--dev` in the same format and `--labels` (one label a line; default: the training file's
-//! labels, sorted). A progress bar shows the step, loss, learning rate, texts/s and ETA; each
+//! or JSON-lines file whose `--text-column` (default `text`) holds the text and `--label-column`
+//! (default `labels`) its labels: names or ids, separated by `--label-separator` (default `,`),
+//! or a JSON array; with `--dev` in the same format and `--labels` (one label a line; default:
+//! the training file's labels, sorted). When every training record has one label the task is
+//! single-label, else multi-label (as transformers' `run_classification.py` infers it);
+//! `--single-label` and `--multi-label` override, and the choice is printed. A progress bar shows the step, loss, learning rate, texts/s and ETA; each
 //! epoch's dev macro-F1 is printed, and the best epoch is kept. Ctrl-C stops at the next step
 //! with a checkpoint (`<out>.partial`), which `--resume` continues from; a checkpoint is also
 //! written every `--checkpoint-every` steps, so a crash loses little. At the end the report is
@@ -25,7 +28,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use emotion_classifier::finetune::{
-    read_labels, FineTune, FineTuneEvent, FineTuneReport, Hyperparameters, TrainingData,
+    read_labels, Columns, FineTune, FineTuneEvent, FineTuneReport, Hyperparameters, TrainingData,
 };
 use emotion_classifier::{Error, ErrorChain, FineTuneError, ModelSource};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -47,6 +50,15 @@ struct Args {
     /// The labels in id order, one a line (for a data file; default: its labels, sorted).
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// The column (or JSON field) of a data file holding the text.
+    #[arg(long, default_value = "text")]
+    text_column: String,
+    /// The column (or JSON field) of a data file holding the labels.
+    #[arg(long, default_value = "labels")]
+    label_column: String,
+    /// What separates several labels in one field (a JSON array is read as one anyway).
+    #[arg(long, default_value = ",")]
+    label_separator: String,
     /// The model folder to write.
     #[arg(long)]
     out: PathBuf,
@@ -74,9 +86,12 @@ struct Args {
     /// libtorch threads (default: the cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// A new head learns one label per text (softmax) instead of several (sigmoids).
-    #[arg(long)]
+    /// A new head learns one label per text (softmax) [default: inferred from the data].
+    #[arg(long, conflicts_with = "multi_label")]
     single_label: bool,
+    /// A new head learns several labels per text (sigmoids) [default: inferred from the data].
+    #[arg(long)]
+    multi_label: bool,
     /// Steps between checkpoints (one is also written at each epoch's end).
     #[arg(long, default_value_t = emotion_classifier::finetune::DEFAULT_CHECKPOINT_EVERY)]
     checkpoint_every: usize,
@@ -134,21 +149,21 @@ fn main() -> ExitCode {
 }
 
 fn data(args: &Args) -> Result<TrainingData, BoxError> {
+    let columns = Columns::new(&args.text_column, &args.label_column, &args.label_separator);
     if args.data.is_dir() {
-        if args.dev.is_some() || args.labels.is_some() {
+        if args.dev.is_some() || args.labels.is_some() || columns != Columns::default() {
             return Err(format!(
-                "{} is a GoEmotions-layout folder: its dev.tsv and labels.txt are used, so --dev and --labels are for data files",
+                "{} is a GoEmotions-layout folder: its dev.tsv and labels.txt are used, so --dev, --labels and the column options are for data files",
                 args.data.display()
             )
             .into());
         }
         return Ok(TrainingData::goemotions(&args.data));
     }
-    let labels = args.labels.as_deref().map(read_labels).transpose()?;
-    Ok(TrainingData::Files {
-        train: args.data.clone(),
-        dev: args.dev.clone(),
-        labels,
+    let data = TrainingData::files(&args.data, args.dev.clone()).with_columns(columns);
+    Ok(match args.labels.as_deref() {
+        Some(file) => data.with_labels(read_labels(file)?),
+        None => data,
     })
 }
 
@@ -169,13 +184,15 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<FineTuneReport, BoxError> {
         .data(data(args)?)
         .output(&args.out)
         .hyperparameters(hyperparameters)
-        .single_label(args.single_label)
         .checkpoint_every(args.checkpoint_every)
         .resume(args.resume)
         .overwrite(args.overwrite)
         .stop_flag(stop);
     if let Some(threads) = args.threads {
         builder = builder.threads(threads);
+    }
+    if args.single_label || args.multi_label {
+        builder = builder.multi_label(args.multi_label);
     }
     let fine_tune = builder.build()?;
     let bar = ProgressBar::new(0);
@@ -204,6 +221,26 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<FineTuneReport, BoxError> {
                 epoch.epoch, epoch.mean_loss, epoch.texts_per_second
             ));
         }
+        FineTuneEvent::Task {
+            multi_label,
+            inferred,
+        } => {
+            let kind = if *multi_label {
+                "multi-label (sigmoids)"
+            } else {
+                "single-label (softmax)"
+            };
+            let why = if *inferred {
+                if *multi_label {
+                    ", inferred: some training records have several labels (--single-label overrides)"
+                } else {
+                    ", inferred: every training record has one label (--multi-label overrides)"
+                }
+            } else {
+                ""
+            };
+            bar.println(format!("task: {kind}{why}"));
+        }
         _ => {}
     });
     bar.finish_and_clear();
@@ -218,16 +255,13 @@ mod test_models;
 mod tests {
     use super::*;
 
+    /// The command line with `extra`, on the tiny DistilBERT unless `extra` names a base.
     fn args(extra: &[&str]) -> Args {
         let model = test_models::tiny_distilbert();
-        let mut all = vec![
-            "emotion-finetune",
-            "--base",
-            &model,
-            "--quiet",
-            "--threads",
-            "1",
-        ];
+        let mut all = vec!["emotion-finetune", "--quiet", "--threads", "1"];
+        if !extra.contains(&"--base") {
+            all.extend(["--base", &model]);
+        }
         all.extend_from_slice(extra);
         Args::parse_from(all)
     }
@@ -314,6 +348,133 @@ mod tests {
             fine_tune_error(run(&args(&stop_args), Arc::new(AtomicBool::new(true)))),
             FineTuneError::Stopped { step: 0, .. }
         ));
+    }
+
+    /// The tiny DistilBERT without its head, in `dir`: a base a new head is made for.
+    fn headless_base(dir: &std::path::Path) -> String {
+        let from = PathBuf::from(test_models::tiny_distilbert());
+        let base = dir.join("base");
+        std::fs::create_dir_all(&base).unwrap();
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name() != Some("model.safetensors".as_ref()) {
+                std::fs::copy(&path, base.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        let bytes = std::fs::read(from.join("model.safetensors")).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let kept: Vec<_> = file
+            .tensors()
+            .into_iter()
+            .filter(|(name, _)| !name.contains("classifier"))
+            .collect();
+        safetensors::serialize_to_file(kept, None, &base.join("model.safetensors")).unwrap();
+        base.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn any_columns_and_separator_and_the_task_inferred_from_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = headless_base(dir.path());
+        let tickets = dir.path().join("tickets.csv");
+        let mut rows = String::from("id,body,tags\n");
+        for i in 0..16 {
+            let tags = ["billing", "login", "billing;refund", "refund"][i % 4];
+            rows.push_str(&format!("{i},\"ticket {i} about {tags}\",{tags}\n"));
+        }
+        std::fs::write(&tickets, &rows).unwrap();
+        let data = tickets.to_str().unwrap().to_owned();
+        let out = dir.path().join("multi").to_str().unwrap().to_owned();
+        let columns = [
+            "--text-column",
+            "body",
+            "--label-column",
+            "tags",
+            "--label-separator",
+            ";",
+        ];
+        let mut command = vec![
+            "--base", &base, "--data", &data, "--out", &out, "--epochs", "1",
+        ];
+        command.extend(columns);
+        let report = run(&args(&command), Arc::default()).expect("training");
+        assert_eq!(report.labels, ["billing", "login", "refund"]);
+        assert!(
+            report.new_head && report.multi_label,
+            "some tickets have two tags"
+        );
+
+        // One label each: single-label, unless --multi-label says otherwise.
+        let single = dir.path().join("single.jsonl");
+        let lines: String = (0..16)
+            .map(|i| format!("{{\"body\":\"ticket {i}\",\"tags\":[{}]}}\n", i % 3))
+            .collect();
+        std::fs::write(&single, lines).unwrap();
+        let labels = dir.path().join("labels.txt");
+        std::fs::write(&labels, "billing\nlogin\nrefund\n").unwrap();
+        let (single, labels) = (single.to_str().unwrap(), labels.to_str().unwrap());
+        for (flag, multi) in [(None, false), (Some("--multi-label"), true)] {
+            let out = dir.path().join(format!("single-{multi}"));
+            let out = out.to_str().unwrap();
+            let mut command = vec![
+                "--base", &base, "--data", single, "--out", out, "--labels", labels,
+            ];
+            command.extend([
+                "--epochs",
+                "1",
+                "--text-column",
+                "body",
+                "--label-column",
+                "tags",
+            ]);
+            command.extend(flag);
+            let report = run(&args(&command), Arc::default()).expect("training");
+            // The ids 0, 1, 2 are the labels file's.
+            assert_eq!(report.labels, ["billing", "login", "refund"]);
+            assert_eq!(report.multi_label, multi, "{flag:?}");
+        }
+
+        // Bad data names the file, the line and the column.
+        let cases: [(&str, &str); 4] = [
+            ("id,text,tags\n1,hello,billing\n", "missing column"),
+            ("id,body,tags\n1,hello,billing\n2,again, \n", "empty label"),
+            (
+                "id,body,tags\n1,hello,billing\n2,again,shipping\n",
+                "outside the labels",
+            ),
+            ("id,body,tags\n1,hello,billing\n2,,login\n", "no text"),
+        ];
+        for (content, case) in cases {
+            let file = dir.path().join("bad.csv");
+            std::fs::write(&file, content).unwrap();
+            let file = file.to_str().unwrap();
+            let out = dir.path().join("bad-out");
+            let out = out.to_str().unwrap();
+            let mut command = vec![
+                "--base", &base, "--data", file, "--out", out, "--labels", labels,
+            ];
+            command.extend(columns);
+            let error = fine_tune_error(run(&args(&command), Arc::default()));
+            let message = error.to_string();
+            assert!(message.contains("bad.csv"), "{case}: {message}");
+            match (case, &error) {
+                ("missing column", FineTuneError::MissingColumn { column, .. }) => {
+                    assert_eq!(column, "body")
+                }
+                ("empty label", FineTuneError::InvalidRecord { line, reason, .. }) => {
+                    assert_eq!(*line, 3);
+                    assert!(
+                        reason.contains("empty label") && reason.contains("tags"),
+                        "{reason}"
+                    );
+                }
+                ("outside the labels", FineTuneError::UnknownLabel { line, label, .. }) => {
+                    assert_eq!((*line, label.as_str()), (3, "shipping"))
+                }
+                ("no text", FineTuneError::MissingText { line, .. }) => assert_eq!(*line, 3),
+                _ => panic!("{case}: unexpected {error:?}"),
+            }
+        }
     }
 
     #[test]
