@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fine-tuning side by side with ../shared/peers/hf_finetune.py (PyTorch 2.4, transformers
 # 4.46.3), in one run, on the same base, data, recipe and thread count: each trains, then each
-# folder is scored on the test split with examples/evaluate (macro-F1 at 0.3, and with
+# folder is scored on the test split with emotion-evaluate (macro-F1 at 0.3, and with
 # thresholds tuned on dev). Prints the CPU and its features, each side's training texts/s,
 # seconds and peak RSS, the ratio, our time breakdown, and the test macro-F1s. Finally it loads
 # our folder in Python (AutoModelForSequenceClassification) and compares its scores with the
@@ -28,7 +28,7 @@ py="$root/.venv/bin/python"
 if ! "$py" -c 'import transformers, numpy; assert transformers.__version__ == "4.46.3"' 2>/dev/null; then
     "$root/.venv/bin/pip" install -q --disable-pip-version-check "transformers==4.46.3" "numpy<2"
 fi
-cargo build --quiet --release --features cli --bin emotion-finetune --bin emotion-classify-file --example evaluate
+cargo build --quiet --release --features cli --bin emotion-finetune --bin emotion-classify-file --bin emotion-evaluate
 bin="$root/target/release"
 
 echo "date: $(date -u +%F) commit: $(git rev-parse --short HEAD) threads: $threads epochs: $epochs"
@@ -66,7 +66,7 @@ PY
 fi
 
 evaluate() { # folder
-    "$bin/examples/evaluate" "$data/test.tsv" --model "$1" --labels "$data/labels.txt" \
+    "$bin/emotion-evaluate" "$data/test.tsv" --model "$1" --labels "$data/labels.txt" \
         --tune-on "$data/dev.tsv" --json 2>/dev/null
 }
 for side in rs py; do

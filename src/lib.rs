@@ -62,6 +62,7 @@ mod default_classifier;
 mod device;
 mod error;
 mod error_chain;
+pub mod evaluation;
 pub mod explain;
 mod failpoint;
 pub mod finetune;

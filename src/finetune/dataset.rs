@@ -179,6 +179,72 @@ fn check_labels(labels: &[String]) -> Result<()> {
     }
 }
 
+/// One labelled file, read: the labels in id order and the texts with their label ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledSet {
+    /// The labels, in id order.
+    pub labels: Vec<String>,
+    /// The texts, with ids into `labels`.
+    pub texts: Vec<LabelledText>,
+}
+
+/// Whether `path` is a GoEmotions split: a `.tsv` whose first line's second field is label ids
+/// (`text<TAB>3,7<TAB>id`), with no header.
+fn is_goemotions_split(path: &Path) -> bool {
+    if path.extension().is_none_or(|e| e != "tsv") {
+        return false;
+    }
+    let Ok(bytes) = crate::layout::read(path) else {
+        return false;
+    };
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = String::from_utf8_lossy(first);
+    first.split('\t').nth(1).is_some_and(|ids| {
+        !ids.is_empty() && ids.split(',').all(|id| id.trim().parse::<usize>().is_ok())
+    })
+}
+
+/// Reads one labelled file as fine-tuning reads its data, for evaluation or any other use:
+/// a GoEmotions split (`text<TAB>ids<TAB>id`, no header, its labels in `labels.txt` beside it
+/// unless `labels` says), or a CSV, TSV or JSON-lines file in `columns`, whose labels are
+/// `labels` or else its own, sorted.
+///
+/// # Errors
+/// As fine-tuning's readers: the file, line and column of a bad record; a label outside
+/// `labels`; no texts ([`FineTuneError::EmptyTrainingSet`]).
+pub fn read_labelled(
+    path: &Path,
+    columns: &Columns,
+    labels: Option<Vec<String>>,
+) -> Result<LabelledSet> {
+    if is_goemotions_split(path) && *columns == Columns::default() {
+        let labels = match labels {
+            Some(labels) => labels,
+            None => read_labels(&path.with_file_name("labels.txt"))?,
+        };
+        check_labels(&labels)?;
+        let texts = read_goemotions_split(path, labels.len(), None)?;
+        if texts.is_empty() {
+            return Err(FineTuneError::EmptyTrainingSet {
+                path: Some(path.to_path_buf()),
+            }
+            .into());
+        }
+        return Ok(LabelledSet { labels, texts });
+    }
+    let data = TrainingData::Files {
+        train: path.to_path_buf(),
+        dev: None,
+        labels,
+        columns: columns.clone(),
+    };
+    let dataset = data.load()?;
+    Ok(LabelledSet {
+        labels: dataset.labels,
+        texts: dataset.train,
+    })
+}
+
 impl TrainingData {
     /// Reads and checks the texts and labels.
     ///

@@ -1,4 +1,7 @@
-//! Macro-F1 of scores against labels, as the recipe's dev evaluation computes it (no tensors).
+//! Macro-F1 of scores against labels, as the recipe's dev evaluation computes it (no tensors),
+//! counted with [`Counts`], the one place F1 is counted.
+
+use crate::evaluation::Counts;
 
 /// The mean over labels of each label's F1 (a label never predicted nor present scores 0).
 ///
@@ -15,40 +18,22 @@ pub(crate) fn macro_f1(
     if labels == 0 {
         return 0.0;
     }
-    // (true positives, false positives, false negatives) per label.
-    let mut counts = vec![(0u64, 0u64, 0u64); labels];
+    let mut counts = vec![Counts::default(); labels];
     for (row, ids) in scores.iter().zip(truth) {
-        let predicted: Vec<bool> = if multi_label {
-            row.iter().map(|&s| s >= threshold).collect()
-        } else {
-            let top = row
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i);
-            (0..row.len()).map(|i| Some(i) == top).collect()
-        };
-        let actual = |k: usize| {
-            if multi_label {
-                ids.contains(&k)
-            } else {
-                ids.first() == Some(&k)
-            }
-        };
+        let top = crate::evaluation::top_label(row);
         for (k, count) in counts.iter_mut().enumerate() {
-            match (predicted.get(k).copied().unwrap_or(false), actual(k)) {
-                (true, true) => count.0 += 1,
-                (true, false) => count.1 += 1,
-                (false, true) => count.2 += 1,
-                (false, false) => {}
-            }
+            let (predicted, actual) = if multi_label {
+                (
+                    row.get(k).is_some_and(|&s| s >= threshold),
+                    ids.contains(&k),
+                )
+            } else {
+                (top == Some(k), ids.first() == Some(&k))
+            };
+            count.add(predicted, actual);
         }
     }
-    let sum: f64 = counts
-        .iter()
-        .map(|&(tp, fp, fn_)| 2.0 * tp as f64 / (2 * tp + fp + fn_).max(1) as f64)
-        .sum();
-    sum / labels as f64
+    counts.iter().map(|c| c.f1()).sum::<f64>() / labels as f64
 }
 
 #[cfg(test)]

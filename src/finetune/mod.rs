@@ -37,7 +37,7 @@ mod trainer;
 
 pub use builder::{FineTune, FineTuneBuilder, DEFAULT_CHECKPOINT_EVERY};
 pub use data::{read_labels, LabelledText};
-pub use dataset::{Columns, TrainingData};
+pub use dataset::{read_labelled, Columns, LabelledSet, TrainingData};
 pub use error::FineTuneError;
 pub use hyperparameters::Hyperparameters;
 pub use report::{EpochReport, FineTuneEvent, FineTuneReport, StepProgress, TimeBreakdown};

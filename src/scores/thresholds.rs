@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// The file beside a model's `config.json` that the loader reads thresholds from, when it
 /// exists: one JSON object from label to threshold, such as `{"joy": 0.31, "fear": 0.22}`.
-/// `examples/evaluate --tune-on dev.tsv --write-thresholds DIR/thresholds.json` writes one.
+/// `emotion-evaluate test.tsv --tune-on dev.tsv --write-thresholds DIR/thresholds.json` writes one.
 pub const THRESHOLDS_FILE: &str = "thresholds.json";
 
 /// Per-label decision thresholds: a label is decided
@@ -80,7 +80,7 @@ impl Thresholds {
     }
 
     /// Per label, the threshold among 0.05, 0.10, ..., 0.95 with the best F1 on a labelled
-    /// set (the lowest of equals): what `examples/evaluate --tune-on dev.tsv` does. Row `i` of
+    /// set (the lowest of equals): what `emotion-evaluate --tune-on dev.tsv` does. Row `i` of
     /// `scores` is text `i`'s probabilities in `labels`' order; `gold[i][l]` whether text `i`
     /// has label `l`. Costs 19 passes over the set per label: milliseconds for GoEmotions' dev
     /// split.
@@ -188,19 +188,11 @@ fn f1_at<S: AsRef<[f32]>, G: AsRef<[bool]>>(
     l: usize,
     threshold: f32,
 ) -> f64 {
-    let (mut tp, mut wrong) = (0_usize, 0_usize);
+    let mut counts = crate::evaluation::Counts::default();
     for (s, g) in scores.iter().zip(gold) {
-        match (s.as_ref()[l] >= threshold, g.as_ref()[l]) {
-            (true, true) => tp += 1,
-            (true, false) | (false, true) => wrong += 1,
-            (false, false) => {}
-        }
+        counts.add(s.as_ref()[l] >= threshold, g.as_ref()[l]);
     }
-    if tp == 0 {
-        0.0
-    } else {
-        (2 * tp) as f64 / (2 * tp + wrong) as f64
-    }
+    counts.f1()
 }
 
 impl<S: Into<String>> FromIterator<(S, f32)> for Thresholds {
