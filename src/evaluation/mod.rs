@@ -18,6 +18,6 @@ mod report;
 pub use counts::Counts;
 pub use curve::{precision_recall_curve, CurvePoint};
 #[cfg(feature = "plots")]
-pub use plots::{confusion_svg, precision_recall_svg, PlotError};
+pub use plots::{confusion_svg, line_svg, precision_recall_svg, PlotError};
 pub(crate) use report::top_label;
 pub use report::{evaluate, Confusion, EvaluationReport, LabelMetrics};

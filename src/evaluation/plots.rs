@@ -50,6 +50,76 @@ pub fn precision_recall_svg(title: &str, curve: &[CurvePoint]) -> Result<String,
     Ok(svg)
 }
 
+/// A line chart as SVG: `points` joined, `x` and `y` named on the axes, `title` on top, and an
+/// optional point marked with a circle and `mark`'s text (fine-tuning's best epoch).
+///
+/// # Errors
+/// [`PlotError`] if plotters cannot draw it.
+pub fn line_svg(
+    title: &str,
+    (x, y): (&str, &str),
+    points: &[(f64, f64)],
+    mark: Option<((f64, f64), &str)>,
+) -> Result<String, PlotError> {
+    let finite = || {
+        points
+            .iter()
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+    };
+    let bounds = |get: fn(&(f64, f64)) -> f64| {
+        let (lo, hi) = finite()
+            .map(get)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        if lo.is_finite() && hi > lo {
+            let pad = (hi - lo) * 0.05;
+            (lo - pad, hi + pad)
+        } else if lo.is_finite() {
+            (lo - 1.0, lo + 1.0)
+        } else {
+            (0.0, 1.0)
+        }
+    };
+    let (x0, x1) = bounds(|p| p.0);
+    let (y0, y1) = bounds(|p| p.1);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (640, 400)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(x)
+            .y_desc(y)
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(LineSeries::new(finite().copied(), BLUE.stroke_width(2)))
+            .map_err(plot_error)?;
+        if let Some((at, text)) = mark {
+            chart
+                .draw_series(std::iter::once(Circle::new(at, 6, RED.filled())))
+                .map_err(plot_error)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    text.to_owned(),
+                    at,
+                    ("sans-serif", 14).into_font().color(&RED),
+                )))
+                .map_err(plot_error)?;
+        }
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
 /// A confusion matrix as an SVG heat map: gold labels down, predicted across, each cell's count
 /// written in it, darker for more.
 ///
@@ -123,6 +193,28 @@ pub fn confusion_svg(title: &str, confusion: &Confusion) -> Result<String, PlotE
 mod tests {
     use super::*;
 
+    /// The texts of an SVG's `<text>` elements, and the point counts of its polylines (an
+    /// SVG that does not parse fails the test).
+    pub(crate) fn parse(svg: &str) -> (Vec<String>, Vec<usize>) {
+        let document = roxmltree::Document::parse(svg).expect("well-formed SVG");
+        let texts = document
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .map(|n| n.text().unwrap_or_default().trim().to_owned())
+            .collect();
+        let lines = document
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .map(|n| {
+                n.attribute("points")
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .count()
+            })
+            .collect();
+        (texts, lines)
+    }
+
     #[test]
     fn the_pictures_name_their_labels_and_hold_a_curve() {
         let curve = vec![
@@ -143,19 +235,32 @@ mod tests {
             },
         ];
         let svg = precision_recall_svg("joy: tiny model on tickets.csv", &curve).expect("svg");
-        assert!(svg.starts_with("<svg") && svg.contains("joy: tiny model on tickets.csv"));
+        let (texts, lines) = parse(&svg);
         assert!(
-            svg.contains("<polyline") || svg.contains("<path"),
-            "no curve: {svg}"
+            texts.contains(&"joy: tiny model on tickets.csv".to_owned()),
+            "{texts:?}"
         );
+        assert!(texts.contains(&"recall".to_owned()) && texts.contains(&"precision".to_owned()));
+        assert!(lines.contains(&3), "the curve's three points: {lines:?}");
         let confusion = Confusion {
             labels: vec!["anger".into(), "joy".into()],
             counts: vec![vec![3, 1], vec![0, 5]],
         };
-        let svg = confusion_svg("confusion", &confusion).expect("svg");
-        // plotters writes each text on a line of its own inside its <text> element.
-        for text in ["anger", "joy", "\n3\n", "\n5\n", "predicted", "gold"] {
-            assert!(svg.contains(text), "{text:?} missing: {svg}");
+        let (texts, _) = parse(&confusion_svg("confusion", &confusion).expect("svg"));
+        for text in ["anger", "joy", "3", "1", "0", "5", "predicted", "gold"] {
+            assert!(
+                texts.contains(&text.to_owned()),
+                "{text:?} missing from {texts:?}"
+            );
         }
+        let svg = line_svg(
+            "loss",
+            ("step", "loss"),
+            &[(1.0, 2.0), (2.0, 1.0)],
+            Some(((2.0, 1.0), "best")),
+        )
+        .expect("svg");
+        let (texts, lines) = parse(&svg);
+        assert!(texts.contains(&"best".to_owned()) && lines.contains(&2));
     }
 }

@@ -16,7 +16,7 @@ use tch::Tensor;
 use super::error::FineTuneError;
 use super::export::{write_atomically, write_error, write_safetensors};
 use super::hyperparameters::Hyperparameters;
-use super::report::EpochReport;
+use super::report::{EpochReport, StepRecord};
 use super::trainer::Trainer;
 use crate::checkpoint::Weights;
 use crate::error::Result;
@@ -49,6 +49,9 @@ pub(crate) struct RunState {
     pub(crate) epoch_seconds: f64,
     /// The finished epochs.
     pub(crate) epochs: Vec<EpochReport>,
+    /// Every step's loss and learning rate so far.
+    #[serde(default)]
+    pub(crate) history: Vec<StepRecord>,
     /// The best epoch so far (from 1) and its dev macro-F1, whose parameters
     /// [`best_path`] holds.
     pub(crate) best: Option<(usize, f64)>,

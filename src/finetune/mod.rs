@@ -22,6 +22,8 @@ mod export;
 mod hyperparameters;
 mod metrics;
 mod network;
+#[cfg(feature = "plots")]
+mod plots;
 mod priors;
 mod publish;
 #[cfg(test)]
@@ -40,4 +42,8 @@ pub use data::{read_labels, LabelledText};
 pub use dataset::{read_labelled, Columns, LabelledSet, TrainingData};
 pub use error::FineTuneError;
 pub use hyperparameters::Hyperparameters;
-pub use report::{EpochReport, FineTuneEvent, FineTuneReport, StepProgress, TimeBreakdown};
+#[cfg(feature = "plots")]
+pub use plots::TrainingPlots;
+pub use report::{
+    EpochReport, FineTuneEvent, FineTuneReport, StepProgress, StepRecord, TimeBreakdown,
+};

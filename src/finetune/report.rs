@@ -66,6 +66,17 @@ pub struct EpochReport {
     pub texts_per_second: f64,
 }
 
+/// One training step's loss and learning rate, for the history a report draws.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The step (from 1).
+    pub step: usize,
+    /// Its batch's mean loss.
+    pub loss: f64,
+    /// The learning rate it used.
+    pub learning_rate: f64,
+}
+
 /// Where the training steps' time went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimeBreakdown {
@@ -86,6 +97,9 @@ pub struct TimeBreakdown {
 pub struct FineTuneReport {
     /// Every epoch, in order.
     pub epochs: Vec<EpochReport>,
+    /// Every step's loss and learning rate, in order (kept across a resume).
+    #[serde(default)]
+    pub history: Vec<StepRecord>,
     /// The epoch whose model was written (the best dev macro-F1; the last without dev texts).
     pub best_epoch: usize,
     /// Its dev macro-F1.

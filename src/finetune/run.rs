@@ -24,7 +24,9 @@ use super::metrics::macro_f1;
 use super::network::{open_base, TrainableNetwork};
 use super::priors::initial_biases;
 use super::publish::{publish, remove_checkpoint};
-use super::report::{EpochReport, FineTuneEvent, FineTuneReport, StepProgress, TimeBreakdown};
+use super::report::{
+    EpochReport, FineTuneEvent, FineTuneReport, StepProgress, StepRecord, TimeBreakdown,
+};
 use super::schedule::Schedule;
 use super::tokens::TrainingTokenizer;
 use super::trainer::{Example, Trainer};
@@ -167,6 +169,7 @@ pub(crate) fn train(
         epoch_texts: 0,
         epoch_seconds: 0.0,
         epochs: Vec::new(),
+        history: Vec::new(),
         best: None,
         tensors_file: String::new(),
         tensors_sha256: String::new(),
@@ -240,6 +243,11 @@ pub(crate) fn train(
             seen += batch.len();
             state.step += 1;
             state.batch_in_epoch += 1;
+            state.history.push(StepRecord {
+                step: state.step,
+                loss: record.loss,
+                learning_rate: record.lr,
+            });
             state.epoch_loss_sum += record.loss;
             state.epoch_steps += 1;
             state.epoch_texts += batch.len();
@@ -352,6 +360,7 @@ pub(crate) fn train(
     };
     let report = FineTuneReport {
         epochs: state.epochs,
+        history: state.history,
         best_epoch,
         best_dev_macro_f1,
         steps: state.step,

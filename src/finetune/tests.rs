@@ -308,6 +308,9 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
         .expect("resumed");
     assert_eq!(report.resumed_from_step, Some(7));
     assert_eq!(report.epochs.len(), 2);
+    // The history survives the stop: every step once, in order.
+    let steps: Vec<usize> = report.history.iter().map(|s| s.step).collect();
+    assert_eq!(steps, (1..=report.steps).collect::<Vec<_>>());
 
     let a = Weights::from_safetensors(&whole.join("model.safetensors")).expect("whole");
     let b = Weights::from_safetensors(&resumed.join("model.safetensors")).expect("resumed");
@@ -544,4 +547,51 @@ fn a_base_with_only_the_slow_tokenizer_files_trains_as_with_tokenizer_json() {
         .model(b.clone())
         .build()
         .expect("the folder loads");
+}
+
+#[cfg(feature = "plots")]
+#[test]
+fn the_report_draws_loss_learning_rate_and_dev_f1_with_the_best_epoch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let report = continued("tiny-roberta-emotion", &tmp.path().join("out"))
+        .build()
+        .expect("settings")
+        .run()
+        .expect("trained");
+    assert_eq!(report.history.len(), report.steps);
+    let written = report
+        .write_plots(&tmp.path().join("plots"), "tiny on keywords")
+        .expect("plots");
+    assert_eq!(written.len(), 3);
+    let parse = |path: &Path| {
+        let svg = std::fs::read_to_string(path).expect("svg");
+        let document = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+        let texts: Vec<String> = document
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .map(|n| n.text().unwrap_or_default().trim().to_owned())
+            .collect();
+        let lines: Vec<usize> = document
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .map(|n| {
+                n.attribute("points")
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .count()
+            })
+            .collect();
+        (texts, lines)
+    };
+    let (texts, lines) = parse(&written[0]);
+    assert!(
+        texts.contains(&"training loss: tiny on keywords".to_owned()),
+        "{texts:?}"
+    );
+    assert!(lines.contains(&report.steps), "one point a step: {lines:?}");
+    let (texts, _) = parse(&written[1]);
+    assert!(texts.contains(&"learning rate".to_owned()));
+    let (texts, lines) = parse(&written[2]);
+    assert!(texts.contains(&"best".to_owned()) && texts.contains(&"dev macro-F1".to_owned()));
+    assert!(lines.contains(&report.epochs.len()));
 }

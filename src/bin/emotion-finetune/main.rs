@@ -19,7 +19,7 @@
 //! epoch's dev macro-F1 is printed, and the best epoch is kept. Ctrl-C stops at the next step
 //! with a checkpoint (`<out>.partial`), which `--resume` continues from; a checkpoint is also
 //! written every `--checkpoint-every` steps, so a crash loses little. At the end the report is
-//! printed as JSON on stdout. Exit codes: 0 trained, 1 stopped (resumable), 2 error.
+//! printed as JSON on stdout; `--plots DIR` draws the run as SVG. Exit codes: 0 trained, 1 stopped (resumable), 2 error.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,6 +104,10 @@ struct Args {
     /// No progress bar (the epochs' lines and the report are still printed).
     #[arg(long)]
     quiet: bool,
+    /// Draw the run (loss and learning rate per step, dev macro-F1 per epoch with the best
+    /// marked) as SVG files in this folder.
+    #[arg(long)]
+    plots: Option<PathBuf>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -244,7 +248,14 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<FineTuneReport, BoxError> {
         _ => {}
     });
     bar.finish_and_clear();
-    Ok(report?)
+    let report = report?;
+    if let Some(dir) = &args.plots {
+        let name = format!("{} on {}", args.out.display(), args.data.display());
+        for file in report.write_plots(dir, &name)? {
+            eprintln!("wrote {}", file.display());
+        }
+    }
+    Ok(report)
 }
 
 #[cfg(test)]
