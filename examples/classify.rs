@@ -51,6 +51,13 @@ struct Args {
     /// Write the explanations as an HTML page to this file (with or without --explain).
     #[arg(long, value_name = "FILE")]
     explain_html: Option<std::path::PathBuf>,
+    /// Explain this label instead of each text's top one (with --explain or --explain-html).
+    #[arg(long, value_name = "LABEL")]
+    explain_label: Option<String>,
+    /// With --explain: print each explanation as one JSON line (the text, its scores, its
+    /// words with their byte spans, and each word's effect on every label) instead of colors.
+    #[arg(long, requires = "explain")]
+    json: bool,
     /// Texts to classify; without any, one text per line is read from stdin.
     texts: Vec<String>,
 }
@@ -96,6 +103,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(label) = &args.explain_label {
+        if !classifier.labels().contains(label) {
+            eprintln!(
+                "error: --explain-label {label:?}: the model's labels are {}",
+                classifier.labels().join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    }
     if args.explain || args.explain_html.is_some() {
         let texts = if args.texts.is_empty() {
             match std::io::stdin()
@@ -112,10 +128,18 @@ fn main() -> ExitCode {
         } else {
             args.texts
         };
+        let shown = match (args.explain, args.json) {
+            (false, _) => explain::Shown::Nothing,
+            (true, true) => explain::Shown::Json,
+            (true, false) => explain::Shown::Text {
+                color: explain::color_wanted(),
+            },
+        };
         return explain::run(
             &classifier,
             &texts,
-            args.explain,
+            shown,
+            args.explain_label.as_deref(),
             args.explain_html.as_deref(),
         );
     }
