@@ -69,6 +69,9 @@ struct Line<'a> {
     top: Option<LabelScore<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scores: Option<&'a EmotionScores>,
+    /// The labels decided under the model's thresholds (`thresholds.json` beside it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decided: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -247,6 +250,7 @@ fn write_chunk(
                 text,
                 top: Some(scores.top()),
                 scores: Some(scores),
+                decided: Some(scores.decided().iter().map(|l| l.label).collect()),
                 error: None,
             },
             Err(e) => {
@@ -255,6 +259,7 @@ fn write_chunk(
                     text,
                     top: None,
                     scores: None,
+                    decided: None,
                     error: Some(ErrorChain(e).to_string()),
                 }
             }

@@ -12,6 +12,7 @@ mod cache_and_worker;
 mod crash_finetune;
 mod explain;
 mod hub;
+mod journey;
 mod long_texts;
 mod parity;
 mod scoring;

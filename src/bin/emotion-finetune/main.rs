@@ -206,6 +206,14 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<FineTuneReport, BoxError> {
     bar.set_style(ProgressStyle::with_template(
         "{bar:30} step {pos}/{len} epoch {prefix} {msg} ETA {eta}",
     )?);
+    // A hidden bar prints nothing, so --quiet's lines go straight to stderr.
+    let say = |line: String| {
+        if args.quiet {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+    };
     let report = fine_tune.run_with_progress(|event| match event {
         FineTuneEvent::Step(step) => {
             bar.set_length(step.total_steps as u64);
@@ -220,7 +228,7 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<FineTuneReport, BoxError> {
             let f1 = epoch.dev_macro_f1.map_or("no dev texts".to_owned(), |f1| {
                 format!("dev macro-F1 {f1:.4}")
             });
-            bar.println(format!(
+            say(format!(
                 "epoch {}: mean loss {:.4}, {f1}, {:.1} texts/s",
                 epoch.epoch, epoch.mean_loss, epoch.texts_per_second
             ));
@@ -243,7 +251,7 @@ fn run(args: &Args, stop: Arc<AtomicBool>) -> Result<FineTuneReport, BoxError> {
             } else {
                 ""
             };
-            bar.println(format!("task: {kind}{why}"));
+            say(format!("task: {kind}{why}"));
         }
         _ => {}
     });
