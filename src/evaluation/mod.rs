@@ -21,3 +21,26 @@ pub use curve::{precision_recall_curve, CurvePoint};
 pub use plots::{confusion_svg, line_svg, precision_recall_svg, PlotError};
 pub(crate) use report::top_label;
 pub use report::{evaluate, Confusion, EvaluationReport, LabelMetrics};
+
+/// The texts of an SVG's `<text>` elements, and the point counts of its polylines, for the
+/// tests that check a picture (an SVG that does not parse fails the test).
+#[cfg(all(test, feature = "plots"))]
+pub(crate) fn svg_texts_and_lines(svg: &str) -> (Vec<String>, Vec<usize>) {
+    let document = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    let texts = document
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or_default().trim().to_owned())
+        .collect();
+    let lines = document
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline"))
+        .map(|n| {
+            n.attribute("points")
+                .unwrap_or_default()
+                .split_whitespace()
+                .count()
+        })
+        .collect();
+    (texts, lines)
+}

@@ -192,28 +192,7 @@ pub fn confusion_svg(title: &str, confusion: &Confusion) -> Result<String, PlotE
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The texts of an SVG's `<text>` elements, and the point counts of its polylines (an
-    /// SVG that does not parse fails the test).
-    pub(crate) fn parse(svg: &str) -> (Vec<String>, Vec<usize>) {
-        let document = roxmltree::Document::parse(svg).expect("well-formed SVG");
-        let texts = document
-            .descendants()
-            .filter(|n| n.has_tag_name("text"))
-            .map(|n| n.text().unwrap_or_default().trim().to_owned())
-            .collect();
-        let lines = document
-            .descendants()
-            .filter(|n| n.has_tag_name("polyline"))
-            .map(|n| {
-                n.attribute("points")
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .count()
-            })
-            .collect();
-        (texts, lines)
-    }
+    use crate::evaluation::svg_texts_and_lines as parse;
 
     #[test]
     fn the_pictures_name_their_labels_and_hold_a_curve() {

@@ -248,35 +248,40 @@ fn every_architecture_keeps_transformers_tensor_names_and_loads_back() {
     }
 }
 
-#[test]
-fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let whole = tmp.path().join("whole");
+/// An uninterrupted run into `tmp/whole`, and one into `tmp/<name>` stopped at step 7 (in the
+/// second epoch, past a periodic checkpoint at 6 and between two): the uninterrupted folder.
+fn whole_and_stopped_at_7(tmp: &Path, name: &str) -> PathBuf {
+    let whole = tmp.join("whole");
     continued("tiny-roberta-emotion", &whole)
         .build()
         .expect("settings")
         .run()
         .expect("uninterrupted");
-
-    let resumed = tmp.path().join("resumed");
     let stop = Arc::new(AtomicBool::new(false));
-    let first = continued("tiny-roberta-emotion", &resumed)
+    let stopped = continued("tiny-roberta-emotion", &tmp.join(name))
         .checkpoint_every(2)
         .stop_flag(stop.clone())
         .build()
-        .expect("settings");
-    // Stop in the second epoch, past a periodic checkpoint and between two.
-    let stopped = first.run_with_progress(|event| {
-        if let FineTuneEvent::Step(step) = event {
-            if step.step == 7 {
-                stop.store(true, Ordering::SeqCst);
+        .expect("settings")
+        .run_with_progress(|event| {
+            if let FineTuneEvent::Step(step) = event {
+                if step.step == 7 {
+                    stop.store(true, Ordering::SeqCst);
+                }
             }
-        }
-    });
+        });
     assert!(matches!(
         fine_tune_error(stopped),
         FineTuneError::Stopped { step: 7, .. }
     ));
+    whole
+}
+
+#[test]
+fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let whole = whole_and_stopped_at_7(tmp.path(), "resumed");
+    let resumed = tmp.path().join("resumed");
     assert!(!resumed.exists());
     // Starting over without saying so would lose the checkpoint: refused.
     assert!(matches!(
@@ -341,30 +346,8 @@ fn largest_difference(a: &Path, b: &Path) -> f64 {
 #[test]
 fn a_torn_checkpoint_falls_back_to_the_previous_one() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let whole = tmp.path().join("whole");
-    continued("tiny-roberta-emotion", &whole)
-        .build()
-        .expect("settings")
-        .run()
-        .expect("uninterrupted");
+    let whole = whole_and_stopped_at_7(tmp.path(), "torn");
     let torn = tmp.path().join("torn");
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = continued("tiny-roberta-emotion", &torn)
-        .checkpoint_every(2)
-        .stop_flag(stop.clone())
-        .build()
-        .expect("settings")
-        .run_with_progress(|event| {
-            if let FineTuneEvent::Step(step) = event {
-                if step.step == 7 {
-                    stop.store(true, Ordering::SeqCst);
-                }
-            }
-        });
-    assert!(matches!(
-        fine_tune_error(stopped),
-        FineTuneError::Stopped { step: 7, .. }
-    ));
     // Tear the newest checkpoint's tensors, as a power cut mid-write on a disk that reorders
     // writes could: its checksum no longer matches, so the one before (step 6) is used.
     let partial = tmp.path().join("torn.partial");
@@ -564,24 +547,7 @@ fn the_report_draws_loss_learning_rate_and_dev_f1_with_the_best_epoch() {
         .expect("plots");
     assert_eq!(written.len(), 3);
     let parse = |path: &Path| {
-        let svg = std::fs::read_to_string(path).expect("svg");
-        let document = roxmltree::Document::parse(&svg).expect("well-formed SVG");
-        let texts: Vec<String> = document
-            .descendants()
-            .filter(|n| n.has_tag_name("text"))
-            .map(|n| n.text().unwrap_or_default().trim().to_owned())
-            .collect();
-        let lines: Vec<usize> = document
-            .descendants()
-            .filter(|n| n.has_tag_name("polyline"))
-            .map(|n| {
-                n.attribute("points")
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .count()
-            })
-            .collect();
-        (texts, lines)
+        crate::evaluation::svg_texts_and_lines(&std::fs::read_to_string(path).expect("svg"))
     };
     let (texts, lines) = parse(&written[0]);
     assert!(
