@@ -207,6 +207,60 @@ pub(crate) fn safetensors_views(
 mod tests {
     use super::*;
 
+    /// `Weights::from_safetensors` on `bytes`: its error, within a second, naming the file.
+    fn refusal(bytes: &[u8]) -> String {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("model.safetensors");
+        std::fs::write(&path, bytes).expect("write");
+        let begun = std::time::Instant::now();
+        let outcome = Weights::from_safetensors(&path);
+        assert!(begun.elapsed().as_secs_f64() < 1.0);
+        match outcome {
+            Err(Error::InvalidWeights {
+                path: named,
+                source,
+            }) => {
+                assert_eq!(named, path);
+                source.to_string()
+            }
+            other => panic!("expected InvalidWeights, got {other:?}"),
+        }
+    }
+
+    /// A safetensors file: an 8-byte header length, the header, the data.
+    fn file(claimed: Option<u64>, header: &str, data: usize) -> Vec<u8> {
+        let mut bytes = claimed
+            .unwrap_or(header.len() as u64)
+            .to_le_bytes()
+            .to_vec();
+        bytes.extend(header.as_bytes());
+        bytes.extend(std::iter::repeat_n(0u8, data));
+        bytes
+    }
+
+    #[test]
+    fn a_header_that_claims_2_to_the_60_bytes_is_refused_before_any_allocation() {
+        let header = r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+        let message = refusal(&file(Some(1 << 60), header, 8));
+        assert!(message.to_lowercase().contains("header"), "{message}");
+    }
+
+    #[test]
+    fn a_tensor_past_the_end_of_its_file_is_refused() {
+        // 2^28 f32 values claimed, 8 bytes there.
+        let header = r#"{"w":{"dtype":"F32","shape":[268435456],"data_offsets":[0,1073741824]}}"#;
+        refusal(&file(None, header, 8));
+        // Offsets that stop short of the data, or overlap, are refused as well.
+        let short = r#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+        refusal(&file(None, short, 8));
+        let good = r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("model.safetensors");
+        std::fs::write(&path, file(None, good, 8)).expect("write");
+        let weights = Weights::from_safetensors(&path).expect("a whole file loads");
+        assert_eq!(weights.shape("w").expect("w"), [2]);
+    }
+
     #[test]
     fn shared_bytes_never_reach_outside_their_buffer() {
         let buffer = Arc::new((0u8..10).collect::<Vec<u8>>());
