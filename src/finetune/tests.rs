@@ -317,15 +317,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     let steps: Vec<usize> = report.history.iter().map(|s| s.step).collect();
     assert_eq!(steps, (1..=report.steps).collect::<Vec<_>>());
 
-    let a = Weights::from_safetensors(&whole.join("model.safetensors")).expect("whole");
-    let b = Weights::from_safetensors(&resumed.join("model.safetensors")).expect("resumed");
-    let mut worst = 0f64;
-    for name in names(&whole.join("model.safetensors")) {
-        let shape = a.shape(&name).expect("shape").to_vec();
-        let x = a.tensor_f32(&name, &shape).expect("a");
-        let y = b.tensor_f32(&name, &shape).expect("b");
-        worst = worst.max((x - y).abs().max().double_value(&[]));
-    }
+    let worst = largest_difference(&whole, &resumed);
     assert!(worst <= 1e-5, "the resumed model differs by {worst}");
 }
 
