@@ -24,11 +24,15 @@ use clap::Parser;
 use emotion_classifier::evaluation::{
     confusion_svg, evaluate, precision_recall_curve, precision_recall_svg, EvaluationReport,
 };
-use emotion_classifier::finetune::{read_labelled, read_labels, Columns, LabelledSet};
+use emotion_classifier::finetune::{read_labelled, read_labels, LabelledSet};
 use emotion_classifier::{
     EmotionClassifier, ErrorChain, ModelSource, Precision, ScoreFunction, Thresholds,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+#[path = "../support/column_args.rs"]
+mod column_args;
+use column_args::ColumnArgs;
 
 /// Measure an emotion model on a labelled file.
 #[derive(Parser, Debug)]
@@ -43,15 +47,8 @@ struct Args {
     /// the file's own labels].
     #[arg(long)]
     labels: Option<PathBuf>,
-    /// The column (or JSON field) holding the text.
-    #[arg(long, default_value = "text")]
-    text_column: String,
-    /// The column (or JSON field) holding the labels.
-    #[arg(long, default_value = "labels")]
-    label_column: String,
-    /// What separates several labels in one field.
-    #[arg(long, default_value = ",")]
-    label_separator: String,
+    #[command(flatten)]
+    columns: ColumnArgs,
     /// The threshold for every label (a multi-label model's decisions).
     #[arg(long, default_value_t = 0.3)]
     threshold: f32,
@@ -140,7 +137,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
         "int8" => Precision::Int8,
         _ => Precision::F32,
     };
-    let columns = Columns::new(&args.text_column, &args.label_column, &args.label_separator);
+    let columns = args.columns.columns();
     let labels = args.labels.as_deref().map(read_labels).transpose()?;
     let mut test = read_labelled(&args.data, &columns, labels.clone())?;
     if args.limit > 0 {

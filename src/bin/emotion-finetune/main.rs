@@ -33,6 +33,10 @@ use emotion_classifier::finetune::{
 use emotion_classifier::{Error, ErrorChain, FineTuneError, ModelSource};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+#[path = "../support/column_args.rs"]
+mod column_args;
+use column_args::ColumnArgs;
+
 /// Fine-tune an encoder into an emotion classifier, written as a Hugging Face model folder.
 #[derive(Parser, Debug)]
 #[command(version)]
@@ -50,15 +54,8 @@ struct Args {
     /// The labels in id order, one a line (for a data file; default: its labels, sorted).
     #[arg(long)]
     labels: Option<PathBuf>,
-    /// The column (or JSON field) of a data file holding the text.
-    #[arg(long, default_value = "text")]
-    text_column: String,
-    /// The column (or JSON field) of a data file holding the labels.
-    #[arg(long, default_value = "labels")]
-    label_column: String,
-    /// What separates several labels in one field (a JSON array is read as one anyway).
-    #[arg(long, default_value = ",")]
-    label_separator: String,
+    #[command(flatten)]
+    columns: ColumnArgs,
     /// The model folder to write.
     #[arg(long)]
     out: PathBuf,
@@ -153,7 +150,7 @@ fn main() -> ExitCode {
 }
 
 fn data(args: &Args) -> Result<TrainingData, BoxError> {
-    let columns = Columns::new(&args.text_column, &args.label_column, &args.label_separator);
+    let columns = args.columns.columns();
     if args.data.is_dir() {
         if args.dev.is_some() || args.labels.is_some() || columns != Columns::default() {
             return Err(format!(
