@@ -194,11 +194,20 @@ fn is_goemotions_split(path: &Path) -> bool {
     if path.extension().is_none_or(|e| e != "tsv") {
         return false;
     }
-    let Ok(bytes) = crate::layout::read(path) else {
+    // The first line only (at most 64 KiB of it): the file is read whole once, by its reader.
+    use std::io::{BufRead, Read};
+    let Ok(file) = std::fs::File::open(path) else {
         return false;
     };
-    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-    let first = String::from_utf8_lossy(first);
+    let mut first = Vec::new();
+    if std::io::BufReader::new(file.take(64 << 10))
+        .read_until(b'\n', &mut first)
+        .is_err()
+    {
+        return false;
+    }
+    let first = String::from_utf8_lossy(&first);
+    let first = first.trim_end_matches(['\n', '\r']);
     first.split('\t').nth(1).is_some_and(|ids| {
         !ids.is_empty() && ids.split(',').all(|id| id.trim().parse::<usize>().is_ok())
     })
@@ -339,6 +348,25 @@ impl TrainingData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_labelled_tells_a_goemotions_split_from_a_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("labels.txt"), "joy\nfear\n").expect("labels");
+        let split = dir.path().join("test.tsv");
+        std::fs::write(&split, "so glad\t0\tid1\nscared and glad\t1,0\tid2\n").expect("split");
+        let set = read_labelled(&split, &Columns::default(), None).expect("a split");
+        assert_eq!(set.labels, ["joy", "fear"]);
+        assert_eq!(set.texts[1].labels, [1, 0]);
+        // A TSV with a header is a table, read by its columns.
+        let table = dir.path().join("table.tsv");
+        std::fs::write(&table, "text\tlabels\nso glad\tjoy\n").expect("table");
+        let set = read_labelled(&table, &Columns::default(), None).expect("a table");
+        assert_eq!(
+            (set.labels.as_slice(), set.texts[0].labels.as_slice()),
+            (&["joy".to_owned()][..], &[0][..])
+        );
+    }
 
     fn error(data: TrainingData) -> FineTuneError {
         match data.load() {
