@@ -1,4 +1,5 @@
-//! The result cache: scores by exact text, bounded, shared by every clone of a classifier.
+//! The result cache: scores by exact text, bounded in entries and in bytes, shared by every
+//! clone of a classifier.
 //!
 //! Built on `quick_cache` (a small, well-kept concurrent cache: sharded, lock-light reads that
 //! do not allocate for `&str` keys, S3-FIFO eviction that keeps hot texts under a flood of
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
-use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter};
+use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 
 use crate::scores::EmotionScores;
 
@@ -26,6 +27,8 @@ pub struct CacheStats {
     /// The configured bound on entries (quick_cache splits it over shards, so the cache can
     /// hold a few entries more or fewer).
     pub capacity: u64,
+    /// The configured bound on the bytes the entries hold (their texts and scores).
+    pub max_bytes: u64,
 }
 
 /// Counts evictions.
@@ -40,35 +43,62 @@ impl Lifecycle<String, Arc<EmotionScores>> for CountEvictions {
     }
 }
 
-type Inner = Cache<String, Arc<EmotionScores>, UnitWeighter, DefaultHashBuilder, CountEvictions>;
+/// What an entry costs in memory: its text, its scores and logits, and the bookkeeping around
+/// them.
+pub(crate) fn entry_bytes(text: &str, scores: &EmotionScores) -> u64 {
+    const OVERHEAD: usize = 128;
+    let values = 2 * scores.scores().len() * std::mem::size_of::<f32>();
+    (text.len() + values + OVERHEAD) as u64
+}
+
+/// Weighs an entry by its bytes, but never below the cache's byte bound over its entry bound:
+/// so a total weight under the byte bound keeps both the bytes and the entries under theirs.
+#[derive(Clone)]
+struct Bytes {
+    floor: u64,
+}
+
+impl Weighter<String, Arc<EmotionScores>> for Bytes {
+    fn weight(&self, text: &String, scores: &Arc<EmotionScores>) -> u64 {
+        entry_bytes(text, scores).max(self.floor)
+    }
+}
+
+type Inner = Cache<String, Arc<EmotionScores>, Bytes, DefaultHashBuilder, CountEvictions>;
 
 /// A bounded map from text to its scores, safe to use from many threads.
 pub(crate) struct ScoreCache {
     cache: Inner,
     capacity: u64,
+    max_bytes: u64,
     hits: AtomicU64,
     misses: AtomicU64,
     evictions: Arc<AtomicU64>,
 }
 
 impl ScoreCache {
-    /// A cache of at most `capacity` texts; `None` for 0 (caching off).
-    pub(crate) fn new(capacity: usize) -> Option<Self> {
-        if capacity == 0 {
+    /// A cache of at most `capacity` texts holding at most `max_bytes` ([`entry_bytes`] each);
+    /// `None` if either is 0 (caching off).
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Option<Self> {
+        if capacity == 0 || max_bytes == 0 {
             return None;
         }
+        let (entries, bytes) = (capacity as u64, max_bytes as u64);
         let evictions = CountEvictions::default();
         let counter = Arc::clone(&evictions.0);
         let cache = Cache::with(
             capacity,
-            capacity as u64,
-            UnitWeighter,
+            bytes,
+            Bytes {
+                floor: bytes.div_ceil(entries),
+            },
             DefaultHashBuilder::default(),
             evictions,
         );
         Some(Self {
             cache,
-            capacity: capacity as u64,
+            capacity: entries,
+            max_bytes: bytes,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             evictions: counter,
@@ -106,6 +136,7 @@ impl ScoreCache {
             evictions: self.evictions.load(Ordering::Relaxed),
             entries: self.cache.len() as u64,
             capacity: self.capacity,
+            max_bytes: self.max_bytes,
         }
     }
 }
@@ -124,7 +155,7 @@ mod tests {
 
     #[test]
     fn an_entry_the_call_refuses_is_a_miss() {
-        let cache = ScoreCache::new(10).unwrap();
+        let cache = ScoreCache::new(10, 1 << 20).unwrap();
         cache.insert("long", scores(0.5));
         assert!(cache.get_if("long", |s| s.scores()[0] > 0.9).is_none());
         assert!(cache.get_if("long", any).is_some());
@@ -134,12 +165,13 @@ mod tests {
 
     #[test]
     fn zero_capacity_disables() {
-        assert!(ScoreCache::new(0).is_none());
+        assert!(ScoreCache::new(0, 1 << 20).is_none());
+        assert!(ScoreCache::new(10, 0).is_none());
     }
 
     #[test]
     fn counts_hits_and_misses_and_keys_by_exact_text() {
-        let cache = ScoreCache::new(10).unwrap();
+        let cache = ScoreCache::new(10, 1 << 20).unwrap();
         assert!(cache.get_if("hello", any).is_none());
         cache.insert("hello", scores(0.5));
         assert_eq!(cache.get_if("hello", any).unwrap().scores(), [0.5]);
@@ -151,12 +183,51 @@ mod tests {
 
     #[test]
     fn stays_bounded_and_counts_evictions() {
-        let cache = ScoreCache::new(100).unwrap();
+        let cache = ScoreCache::new(100, 1 << 20).unwrap();
         for i in 0..1000 {
             cache.insert(&format!("text {i}"), scores(0.1));
         }
         let stats = cache.stats();
         assert!(stats.entries <= 100, "{stats:?}");
         assert_eq!(stats.entries + stats.evictions, 1000, "{stats:?}");
+    }
+
+    /// The bytes of what the cache holds now, counted by the entries' own sizes.
+    fn held_bytes(cache: &ScoreCache, texts: &[String]) -> u64 {
+        texts
+            .iter()
+            .filter_map(|t| cache.cache.peek(t.as_str()).map(|s| entry_bytes(t, &s)))
+            .sum()
+    }
+
+    #[test]
+    fn distinct_long_texts_stay_under_the_byte_bound() {
+        // 1 MiB for up to 10,000 entries: 300 texts of 20 KB would be 6 MB.
+        let max_bytes = 1 << 20;
+        let cache = ScoreCache::new(10_000, max_bytes).unwrap();
+        let texts: Vec<String> = (0..300)
+            .map(|i| format!("{i:05}{}", "x".repeat(20_000)))
+            .collect();
+        for text in &texts {
+            cache.insert(text, scores(0.1));
+        }
+        let held = held_bytes(&cache, &texts);
+        assert!(held <= max_bytes as u64, "{held} bytes held");
+        assert!(held > max_bytes as u64 / 2, "the cache is used: {held}");
+        let stats = cache.stats();
+        assert_eq!(stats.entries + stats.evictions, 300, "{stats:?}");
+    }
+
+    #[test]
+    fn short_texts_are_bounded_by_entries_and_long_ones_by_bytes() {
+        let cache = ScoreCache::new(50, 1 << 20).unwrap();
+        for i in 0..1000 {
+            cache.insert(&format!("t{i}"), scores(0.1));
+        }
+        assert!(cache.stats().entries <= 55, "{:?}", cache.stats());
+        // A text larger than the whole cache is not kept.
+        let cache = ScoreCache::new(50, 4096).unwrap();
+        cache.insert(&"y".repeat(10_000), scores(0.2));
+        assert_eq!(cache.stats().entries, 0);
     }
 }

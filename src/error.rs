@@ -364,6 +364,16 @@ pub enum Error {
     #[error("nothing to explain: the text has no words (it is empty or only whitespace)")]
     NothingToExplain,
 
+    /// The server could not listen on its address, or lost its listener (feature `server`).
+    #[error("cannot serve on {address}")]
+    Serve {
+        /// The address.
+        address: String,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A hub model could not be had: a bad id or revision, the hub's answer, the download,
     /// or the cache (see [`HubError`]).
     #[error(transparent)]

@@ -30,6 +30,9 @@ fn default_workers(threads: i32) -> usize {
 /// The result cache's default size, in texts.
 pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
+/// The result cache's default bound on memory: 64 MiB, texts and scores together.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 /// Builds an [`EmotionClassifier`]; options are checked in [`build`](Self::build).
 ///
 /// ```no_run
@@ -51,6 +54,7 @@ pub struct EmotionClassifierBuilder {
     threads: Option<usize>,
     workers: Option<usize>,
     cache_capacity: Option<usize>,
+    cache_bytes: Option<usize>,
     dynamic_batching: Option<bool>,
     max_wait: Option<Duration>,
     precision: Precision,
@@ -70,6 +74,7 @@ pub(super) struct Settings {
     pub(super) source: ModelSource,
     pub(super) batching: Batching,
     pub(super) cache_capacity: usize,
+    pub(super) cache_bytes: usize,
     pub(super) precision: Precision,
     pub(super) long_texts: LongTexts,
     pub(super) truncation_side: TruncationSide,
@@ -149,9 +154,19 @@ impl EmotionClassifierBuilder {
     }
 
     /// How many texts the result cache keeps (default 10,000); 0 turns it off. Each entry costs
-    /// its text plus the scores (about 100 bytes for 7 labels).
+    /// its text plus the scores (about 100 bytes for 7 labels), and the cache as a whole stays
+    /// under [`cache_bytes`](Self::cache_bytes).
     pub fn cache_capacity(mut self, texts: usize) -> Self {
         self.cache_capacity = Some(texts);
+        self
+    }
+
+    /// The most memory the result cache holds, texts and scores counted (default 64 MiB,
+    /// [`DEFAULT_CACHE_BYTES`]); 0 turns the cache off. Both bounds hold at once: distinct long
+    /// texts evict others instead of growing the process, and a text larger than the cache's
+    /// share for it is not kept.
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = Some(bytes);
         self
     }
 
@@ -375,6 +390,7 @@ impl EmotionClassifierBuilder {
                 max_wait: self.max_wait.unwrap_or(defaults.max_wait),
             },
             cache_capacity: self.cache_capacity.unwrap_or(DEFAULT_CACHE_CAPACITY),
+            cache_bytes: self.cache_bytes.unwrap_or(DEFAULT_CACHE_BYTES),
             precision: self.precision,
             long_texts: self.long_texts,
             truncation_side: self.truncation_side,

@@ -101,7 +101,7 @@ impl EmotionClassifier {
                 config,
                 encoder,
                 worker,
-                cache: ScoreCache::new(settings.cache_capacity),
+                cache: ScoreCache::new(settings.cache_capacity, settings.cache_bytes),
                 head,
                 truncation: Truncation {
                     long_texts: settings.long_texts,
@@ -158,6 +158,14 @@ impl EmotionClassifier {
     /// ([`workers`](EmotionClassifierBuilder::workers)).
     pub fn workers(&self) -> usize {
         self.inner.workers
+    }
+
+    /// How many of the [`workers`](Self::workers) are still running: all of them until
+    /// [`shutdown`](Self::shutdown), 0 after it or if they died (every call then fails with
+    /// [`Error::WorkerStopped`](crate::Error::WorkerStopped)). One atomic load, so a health
+    /// check that never waits behind queued work.
+    pub fn workers_alive(&self) -> usize {
+        self.inner.worker.alive()
     }
 
     /// The intra-op threads its forward passes use, all workers together

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::explain::{without_word, words, Explanation};
 use crate::worker::Admission;
 
-use super::pipeline::{all_or_first_error, CacheUse, Call};
+use super::pipeline::{all_or_first_error, CacheUse, Call, Timings, Tokenizing};
 use super::EmotionClassifier;
 
 impl EmotionClassifier {
@@ -46,27 +46,48 @@ impl EmotionClassifier {
     /// # Errors
     /// As [`explain`](Self::explain).
     pub async fn explain_async(&self, text: &str) -> Result<Explanation> {
+        let call = Call {
+            admission: Admission::Wait,
+            truncation: self.inner().truncation,
+            cache: CacheUse::Off,
+        };
+        self.explain_with(text, call, Tokenizing::Inline).await.0
+    }
+
+    /// [`explain_async`](Self::explain_async) run as `call` says (the cache is never used),
+    /// tokenized where `tokenizing` says, with where its time went.
+    pub(super) async fn explain_with(
+        &self,
+        text: &str,
+        call: Call,
+        tokenizing: Tokenizing<'_>,
+    ) -> (Result<Explanation>, Timings) {
         let words = words(text);
         if words.is_empty() {
-            return Err(Error::NothingToExplain);
+            return (Err(Error::NothingToExplain), Timings::default());
         }
         let mut texts = Vec::with_capacity(words.len() + 1);
         texts.push(text.to_owned());
         texts.extend(words.iter().map(|w| without_word(text, w)));
-        let inner = self.inner();
         let call = Call {
-            admission: Admission::Wait,
-            truncation: inner.truncation,
             cache: CacheUse::Off,
+            ..call
         };
-        let mut scored = all_or_first_error(inner.each_async(&texts, call).await)
+        let (results, timings) = self
+            .inner()
+            .each_timed_async(&texts, call, tokenizing)
+            .await;
+        let explained = all_or_first_error(results)
             .map_err(|e| match e {
                 Error::InBatch { source, .. } => *source,
                 e => e,
-            })?
-            .into_iter();
-        let scores = scored.next().ok_or(Error::WorkerStopped)?;
-        let without: Vec<_> = scored.collect();
-        Ok(Explanation::new(text.to_owned(), scores, words, &without))
+            })
+            .and_then(|scored| {
+                let mut scored = scored.into_iter();
+                let scores = scored.next().ok_or(Error::WorkerStopped)?;
+                let without: Vec<_> = scored.collect();
+                Ok(Explanation::new(text.to_owned(), scores, words, &without))
+            });
+        (explained, timings)
     }
 }

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use crate::block_on::block_on;
 use crate::cache::ScoreCache;
@@ -23,6 +24,30 @@ use crate::long_texts::{Aggregate, Truncation};
 use crate::scores::{probabilities, EmotionScores, Head};
 use crate::tokenize::TextEncoder;
 use crate::worker::{Admission, Batching, Pending, RowResult, WorkerHandle};
+
+/// Where a call's texts are tokenized.
+#[derive(Clone, Copy)]
+pub(super) enum Tokenizing<'p> {
+    /// On the calling task, a slice at a time with a yield between slices.
+    Inline,
+    /// On a pool's threads (a server's), the calling task only waiting.
+    #[cfg(feature = "server")]
+    Pool(&'p crate::tokenize::TokenizerPool),
+    #[cfg(not(feature = "server"))]
+    #[allow(dead_code)]
+    Never(std::marker::PhantomData<&'p ()>),
+}
+
+/// Where one call's time went, as a server reports it: tokenizing, waiting in the queue and in
+/// the forward passes (the longest wait and the longest passes of its jobs), and the tokens it
+/// sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Timings {
+    pub(crate) tokenization: Duration,
+    pub(crate) queue: Duration,
+    pub(crate) inference: Duration,
+    pub(crate) tokens: usize,
+}
 
 use super::requests::Requests;
 use super::round::Round;
@@ -180,7 +205,7 @@ impl Inner {
         &self,
         slots: &[usize],
         answer: Result<Vec<RowResult>>,
-        requests: &mut Requests,
+        requests: &mut Requests<'_>,
     ) {
         let rows: Vec<RowResult> = match answer {
             Ok(rows) => rows,
@@ -237,30 +262,67 @@ impl Inner {
         Ok(scores)
     }
 
-    /// One result per text, run as `call` says, waiting in the calling task: the one pipeline behind every call (the blocking ones run it with
-    /// `block_on`). Every round is tokenized and sent before the first answer is awaited, so
-    /// the workers compute one round while the next is tokenized. Dropping the future drops the
-    /// replies of whatever it had queued, so the workers skip those jobs.
+    /// One result per text, run as `call` says, waiting in the calling task: the one pipeline
+    /// behind every call (the blocking ones run it with `block_on`).
     pub(super) async fn each_async<S: AsRef<str>>(
         &self,
         texts: &[S],
         call: Call,
     ) -> Vec<Result<EmotionScores>> {
+        self.each_timed_async(texts, call, Tokenizing::Inline)
+            .await
+            .0
+    }
+
+    /// [`each_async`](Self::each_async), tokenizing where `tokenizing` says, and where the
+    /// call's time went. Every round is tokenized and sent before the first answer is awaited,
+    /// so the workers compute one round while the next is tokenized. Dropping the future drops
+    /// the replies of whatever it had queued, so the workers skip those jobs.
+    pub(crate) async fn each_timed_async<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        call: Call,
+        tokenizing: Tokenizing<'_>,
+    ) -> (Vec<Result<EmotionScores>>, Timings) {
+        let mut timings = Timings::default();
         let mut requests = self.requests(texts, call);
         let distinct = requests.texts().to_vec();
         let mut sent = Vec::new();
         'rounds: for (round, texts) in distinct.chunks(ROUND).enumerate() {
             let mut planned = Round::new(round * ROUND);
-            for (index, slice) in texts.chunks(TOKENIZE_SLICE).enumerate() {
-                if round > 0 || index > 0 {
-                    YieldNow::default().await;
+            let started = Instant::now();
+            match tokenizing {
+                #[cfg(feature = "server")]
+                Tokenizing::Pool(pool) => {
+                    let owned = texts.iter().map(|t| (*t).to_owned()).collect();
+                    match pool.encode(owned, call.truncation).await {
+                        Ok(encoded) => {
+                            for one in encoded {
+                                planned.add(one, &mut requests);
+                            }
+                        }
+                        Err(error) => {
+                            requests.fail_unfinished(&Arc::new(error));
+                            sent.clear();
+                            break 'rounds;
+                        }
+                    }
                 }
-                for text in slice {
-                    planned.tokenize(&self.encoder, call.truncation, text, &mut requests);
+                _ => {
+                    for (index, slice) in texts.chunks(TOKENIZE_SLICE).enumerate() {
+                        if round > 0 || index > 0 {
+                            YieldNow::default().await;
+                        }
+                        for text in slice {
+                            planned.tokenize(&self.encoder, call.truncation, text, &mut requests);
+                        }
+                    }
                 }
             }
+            timings.tokenization += started.elapsed();
             for (slots, job) in planned.jobs(self.batching.limits) {
                 let count = job.len();
+                timings.tokens += job.iter().map(Vec::len).sum::<usize>();
                 let submitted = self.worker.submit_async(job, call.admission).await;
                 if self.file(submitted, slots, count, &mut sent, &mut requests) {
                     break 'rounds;
@@ -268,11 +330,16 @@ impl Inner {
             }
         }
         for (slots, pending) in sent {
-            let answer = pending.answer().await;
+            let answer = pending.answer().await.map(|timed| {
+                timings.queue = timings.queue.max(timed.queue);
+                timings.inference = timings.inference.max(timed.inference);
+                timed.rows
+            });
             self.record(&slots, answer, &mut requests);
         }
-        requests
-            .results(|text, windows, truncated| self.finish(text, &windows, truncated, call.cache))
+        let results = requests
+            .results(|text, windows, truncated| self.finish(text, &windows, truncated, call.cache));
+        (results, timings)
     }
 }
 

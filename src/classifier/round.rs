@@ -2,8 +2,9 @@
 //! jobs for the workers, each job remembering which distinct text (slot) each row is for.
 
 use crate::batch::{plan_batches, BatchLimits};
+use crate::error::Result;
 use crate::long_texts::Truncation;
-use crate::tokenize::TextEncoder;
+use crate::tokenize::{Encoded, TextEncoder};
 
 use super::requests::Requests;
 
@@ -37,9 +38,14 @@ impl Round {
         text: &str,
         requests: &mut Requests,
     ) {
+        self.add(encoder.encode(text, how), requests);
+    }
+
+    /// Adds the round's next text, tokenized elsewhere (as [`tokenize`](Self::tokenize) would).
+    pub(super) fn add(&mut self, encoded: Result<Encoded>, requests: &mut Requests) {
         let slot = self.next_slot;
         self.next_slot += 1;
-        match encoder.encode(text, how) {
+        match encoded {
             Ok(encoded) => {
                 if encoded.truncated {
                     requests.mark_truncated(slot);

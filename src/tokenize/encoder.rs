@@ -118,6 +118,12 @@ impl TextEncoder {
             .map_or(0, |&id| id as usize + 1)
     }
 
+    /// The tokenizer itself, as set up here (no padding, no truncation of its own).
+    #[cfg(feature = "server")]
+    pub(crate) fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
     /// The file the tokenizer was read from.
     pub(crate) fn path(&self) -> &Path {
         &self.path

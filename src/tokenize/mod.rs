@@ -7,6 +7,10 @@
 
 mod encoder;
 mod legacy;
+#[cfg(feature = "server")]
+mod pool;
 
-pub(crate) use encoder::TextEncoder;
+pub(crate) use encoder::{Encoded, TextEncoder};
 pub(crate) use legacy::load_tokenizer;
+#[cfg(feature = "server")]
+pub(crate) use pool::TokenizerPool;

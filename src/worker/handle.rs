@@ -1,13 +1,15 @@
 //! Starting the worker and talking to it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Sender};
 
 use super::batching::Batching;
 use super::cores::CoreShare;
 use super::engine::Engine;
-use super::job::{Job, Message, RowResult};
+use super::job::{Answer, Job, Message, RowResult};
 use super::queue::{Admission, QueueBound, QueueStats};
 use super::stats::{PassCounters, PassStats};
 use crate::cpu::team::Team;
@@ -21,7 +23,16 @@ pub const DEFAULT_MAX_QUEUED: usize = 4096;
 /// A job sent to the worker, whose answer has not been read yet. Dropping it unread tells the
 /// worker nobody wants the answer: a job whose callers have all gone is skipped.
 pub(crate) struct Pending {
-    reply: oneshot::Receiver<Vec<RowResult>>,
+    reply: oneshot::Receiver<Answer>,
+    submitted: Instant,
+}
+
+/// A job's rows, with how long it waited in the queue and how long its passes took (until the
+/// answer was read).
+pub(crate) struct Timed {
+    pub(crate) rows: Vec<RowResult>,
+    pub(crate) queue: Duration,
+    pub(crate) inference: Duration,
 }
 
 impl Pending {
@@ -29,13 +40,21 @@ impl Pending {
     /// classifier awaits [`answer`](Self::answer); tests block.)
     #[cfg(test)]
     pub(crate) fn wait(self) -> Result<Vec<RowResult>> {
-        self.reply.recv().map_err(|_| Error::WorkerStopped)
+        self.reply
+            .recv()
+            .map(|answer| answer.rows)
+            .map_err(|_| Error::WorkerStopped)
     }
 
     /// Waits in the calling task until the worker answers; [`Error::WorkerStopped`] if it never
     /// will. Runtime-agnostic.
-    pub(crate) async fn answer(self) -> Result<Vec<RowResult>> {
-        self.reply.await.map_err(|_| Error::WorkerStopped)
+    pub(crate) async fn answer(self) -> Result<Timed> {
+        let answer = self.reply.await.map_err(|_| Error::WorkerStopped)?;
+        Ok(Timed {
+            rows: answer.rows,
+            queue: answer.started.saturating_duration_since(self.submitted),
+            inference: answer.started.elapsed(),
+        })
     }
 }
 
@@ -46,6 +65,18 @@ pub(crate) struct WorkerHandle {
     workers: usize,
     counters: Arc<PassCounters>,
     bound: Arc<QueueBound>,
+    /// Worker threads still running: each counts itself out when it ends, by returning or by
+    /// a panic.
+    alive: Arc<AtomicUsize>,
+}
+
+/// Counts a worker thread out of [`WorkerHandle::alive`] when dropped, however the thread ends.
+struct AliveGuard(Arc<AtomicUsize>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
 }
 
 impl WorkerHandle {
@@ -87,7 +118,10 @@ impl WorkerHandle {
             _ => None,
         };
         let counters = Arc::new(PassCounters::default());
+        let alive = Arc::new(AtomicUsize::new(0));
         for (index, engine) in engines.into_iter().enumerate() {
+            alive.fetch_add(1, Ordering::Release);
+            let guard = AliveGuard(Arc::clone(&alive));
             let receiver = receiver.clone();
             let cores = cores.clone();
             let team = team.clone();
@@ -95,6 +129,7 @@ impl WorkerHandle {
             std::thread::Builder::new()
                 .name(format!("emotion-classifier-worker-{index}"))
                 .spawn(move || {
+                    let _guard = guard;
                     super::run::run(
                         engine,
                         &receiver,
@@ -111,12 +146,25 @@ impl WorkerHandle {
             workers,
             counters,
             bound: QueueBound::new(max_queued),
+            alive,
         })
+    }
+
+    /// How many worker threads are still running (0 once they stopped or died). One atomic
+    /// load: a health check that never waits behind the queue.
+    pub(crate) fn alive(&self) -> usize {
+        self.alive.load(Ordering::Acquire)
     }
 
     /// The forward passes run so far, all workers together.
     pub(crate) fn pass_stats(&self) -> PassStats {
         self.counters.snapshot()
+    }
+
+    /// The passes by size and tokens, all workers together.
+    #[cfg(feature = "server")]
+    pub(crate) fn pass_histograms(&self) -> super::stats::PassHistograms {
+        self.counters.histograms()
     }
 
     /// The queue: what is queued now, its bound and the most ever queued.
@@ -170,7 +218,10 @@ impl WorkerHandle {
         self.sender
             .send(Message::Run(job))
             .map_err(|_| Error::WorkerStopped)?;
-        Ok(Pending { reply: answer })
+        Ok(Pending {
+            reply: answer,
+            submitted: Instant::now(),
+        })
     }
 
     /// Asks the workers to stop: queued jobs and later submissions get [`Error::WorkerStopped`].

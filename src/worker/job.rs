@@ -8,10 +8,17 @@ use crate::error::Error;
 /// One text's logits, or the error of the forward pass it was in (shared by that pass's texts).
 pub(crate) type RowResult = Result<Vec<f32>, Arc<Error>>;
 
-/// Token ids of some texts, and where to send their logits (one [`RowResult`] per text, in order).
+/// A job's answer: one [`RowResult`] per text, in order, and when the worker started the
+/// passes that computed them (the end of the job's wait in the queue).
+pub(crate) struct Answer {
+    pub(crate) rows: Vec<RowResult>,
+    pub(crate) started: std::time::Instant,
+}
+
+/// Token ids of some texts, and where to send their logits.
 pub(crate) struct Job {
     pub(crate) sequences: Vec<Vec<u32>>,
-    pub(crate) reply: oneshot::Sender<Vec<RowResult>>,
+    pub(crate) reply: oneshot::Sender<Answer>,
     /// The job's room in the bounded queue, given back when a worker takes it.
     pub(crate) permit: Option<Permit>,
 }

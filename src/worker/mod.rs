@@ -39,3 +39,5 @@ pub(crate) use job::RowResult;
 pub(crate) use queue::Admission;
 pub use queue::QueueStats;
 pub use stats::PassStats;
+#[cfg(feature = "server")]
+pub(crate) use stats::{PassHistograms, SIZE_BUCKETS, TOKEN_BUCKETS};

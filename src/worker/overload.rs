@@ -169,7 +169,7 @@ fn the_async_submit_waits_for_room_without_blocking_its_thread() {
         let pending = pool.submit_async(vec![vec![4]], Admission::Wait).await?;
         pending.answer().await
     });
-    assert_eq!(answer.unwrap()[0].as_ref().unwrap(), &[4.0]);
+    assert_eq!(answer.unwrap().rows[0].as_ref().unwrap(), &[4.0]);
     assert_eq!(first.wait().unwrap().len(), 1);
     assert_eq!(second.wait().unwrap().len(), 1);
     pool.stop();

@@ -13,7 +13,7 @@ use std::time::Instant;
 use super::batching::Batching;
 use super::cores::{Busy, CoreShare};
 use super::engine::Engine;
-use super::job::{Job, Message, RowResult};
+use super::job::{Answer, Job, Message, RowResult};
 use super::stats::{PassCounters, PassRecord};
 use crate::batch::{plan_batches, TokenBatch};
 use crate::cpu::team::{Session, Team};
@@ -136,6 +136,7 @@ fn run_jobs<E: Engine>(
     hold: Hold<'_>,
     counters: &PassCounters,
 ) {
+    let started = Instant::now();
     // Every text of every job, as (job, row) pairs.
     let rows: Vec<(usize, usize)> = jobs
         .iter()
@@ -191,7 +192,10 @@ fn run_jobs<E: Engine>(
             .map(|row| row.unwrap_or_else(|| Err(Arc::new(crate::error::Error::WorkerStopped))))
             .collect();
         // A caller that stopped waiting needs no answer.
-        let _ = job.reply.send(answer);
+        let _ = job.reply.send(Answer {
+            rows: answer,
+            started,
+        });
     }
 }
 

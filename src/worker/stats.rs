@@ -78,9 +78,33 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// Upper bounds of the pass-size histogram's buckets: 1, 2, 4, ... 4,096 sequences (TEI's
+/// `te_batch_next_size` buckets), then one for larger passes.
+pub(crate) const SIZE_BUCKETS: usize = 13;
+/// Upper bounds of the pass-tokens histogram's buckets: 1, 2, 4, ... 2^20 tokens (TEI's
+/// `te_batch_next_tokens`), then one for larger passes.
+pub(crate) const TOKEN_BUCKETS: usize = 21;
+
+/// How many passes fell in each power-of-two bucket of size and of tokens: bucket `i` holds
+/// the passes of more than 2^(i-1) and at most 2^i (the last, everything larger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) struct PassHistograms {
+    pub(crate) sequences: [u64; SIZE_BUCKETS + 1],
+    pub(crate) tokens: [u64; TOKEN_BUCKETS + 1],
+}
+
+/// The bucket of `n` among `len` power-of-two bounds and an overflow bucket.
+fn bucket(n: usize, len: usize) -> usize {
+    let ceil_log2 = (usize::BITS - n.max(1).saturating_sub(1).leading_zeros()) as usize;
+    ceil_log2.min(len)
+}
+
 /// The live counters behind [`PassStats`], shared by a pool's workers.
 #[derive(Debug, Default)]
 pub(crate) struct PassCounters {
+    size_buckets: [AtomicU64; SIZE_BUCKETS + 1],
+    token_buckets: [AtomicU64; TOKEN_BUCKETS + 1],
     passes: AtomicU64,
     sequences: AtomicU64,
     tokens: AtomicU64,
@@ -104,6 +128,8 @@ impl PassCounters {
             counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
         };
         self.passes.fetch_add(1, Ordering::Relaxed);
+        self.size_buckets[bucket(pass.sequences, SIZE_BUCKETS)].fetch_add(1, Ordering::Relaxed);
+        self.token_buckets[bucket(pass.tokens, TOKEN_BUCKETS)].fetch_add(1, Ordering::Relaxed);
         add(&self.sequences, pass.sequences);
         add(&self.tokens, pass.tokens);
         add(&self.padded_tokens, pass.padded_tokens);
@@ -120,6 +146,15 @@ impl PassCounters {
             u64::try_from(sequences).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
+    }
+
+    /// The passes by size and by tokens so far.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn histograms(&self) -> PassHistograms {
+        PassHistograms {
+            sequences: std::array::from_fn(|i| self.size_buckets[i].load(Ordering::Relaxed)),
+            tokens: std::array::from_fn(|i| self.token_buckets[i].load(Ordering::Relaxed)),
+        }
     }
 
     /// The counts so far. Each counter is read on its own, so a snapshot taken during a pass
@@ -141,6 +176,34 @@ impl PassCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passes_fall_in_power_of_two_buckets() {
+        assert_eq!(
+            [0, 1, 2, 3, 4, 5, 8, 9, 4096, 4097].map(|n| bucket(n, SIZE_BUCKETS)),
+            [0, 0, 1, 2, 2, 3, 3, 4, 12, 13]
+        );
+        let counters = PassCounters::default();
+        for (sequences, tokens) in [(1, 7), (3, 40), (4, 64), (5000, 1 << 21)] {
+            counters.record(&PassRecord {
+                sequences,
+                tokens,
+                padded_tokens: tokens,
+                time: Duration::ZERO,
+            });
+        }
+        let histograms = counters.histograms();
+        let mut sizes = [0; SIZE_BUCKETS + 1];
+        sizes[0] = 1;
+        sizes[2] = 2;
+        sizes[SIZE_BUCKETS] = 1;
+        assert_eq!(histograms.sequences, sizes);
+        let mut tokens = [0; TOKEN_BUCKETS + 1];
+        tokens[3] = 1;
+        tokens[6] = 2;
+        tokens[TOKEN_BUCKETS] = 1;
+        assert_eq!(histograms.tokens, tokens);
+    }
 
     #[test]
     fn derived_figures_are_zero_before_any_pass() {
