@@ -10,8 +10,9 @@ cd "$root"
 scripts/setup-libtorch.sh
 # One feature set for every cargo command here and in .ci/run, so the dependencies build once:
 # `cli` builds the command-line tool and runs its tests; `failpoints` lets the crash tests
-# SIGKILL the tools at chosen points; `ballista` the SQL crate's cluster
+# SIGKILL the tools at chosen points; `server` builds `emotion-serve` and runs its loopback
+# tests (tests/serve); `ballista` the SQL crate's cluster
 # (in process, and a loopback cluster of `emotion-scheduler` and two `emotion-executor`s).
-features=${FEATURES:-emotion-classifier/cli,emotion-classifier/failpoints,emotion-classifier-sql/ballista}
+features=${FEATURES:-emotion-classifier/cli,emotion-classifier/failpoints,emotion-classifier/server,emotion-classifier-sql/ballista}
 cargo test --workspace --all-targets --features "$features"
 cargo test --workspace --doc --features "$features"

@@ -78,13 +78,17 @@ mod precision;
 mod random_inputs;
 pub mod records;
 mod scores;
+#[cfg(feature = "server")]
+pub mod server;
 mod source;
 mod tokenize;
 mod worker;
 
 pub use batch::BatchLimits;
 pub use cache::CacheStats;
-pub use classifier::{EmotionClassifier, EmotionClassifierBuilder, DEFAULT_CACHE_CAPACITY};
+pub use classifier::{
+    EmotionClassifier, EmotionClassifierBuilder, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_CAPACITY,
+};
 pub use config::{Architecture, ModelConfig, ScoreFunction};
 pub use cpu::mkl::{mkl_packed_gemm_available, mkl_vendor_override_active, MKL_OVERRIDE_ENV};
 pub use default_classifier::{classify, default_classifier};
