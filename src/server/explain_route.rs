@@ -59,8 +59,10 @@ fn response(explanation: &Explanation, label: usize) -> ExplainResponse {
     }
 }
 
-/// `POST /explain`: each word's attribution to a label (default the top one) and to every
-/// label, with its spans.
+/// Which words drove a text's scores.
+///
+/// Each word's attribution to a label (default the top one) and to every label, with its
+/// byte and character spans: the score minus the score without the word.
 #[utoipa::path(
     post,
     path = "/explain",

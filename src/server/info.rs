@@ -13,8 +13,9 @@ use super::errors::{ErrorResponse, ErrorType, Refusal};
 use super::state::{refuse, Served};
 use super::types::{ClassifierModel, Info, ModelType};
 
-/// `GET /health`: 200 while the workers run, 503 once they stopped or died or a shutdown
-/// began. Unlike TEI's it runs no forward pass: under load it would wait behind the queue (a
+/// 200 while the model's workers run; 503 once they stopped or died, or a shutdown began.
+///
+/// Unlike TEI's it runs no forward pass: under load that would wait behind the queue (a
 /// liveness probe would then restart a busy server), and a dead worker is seen directly.
 #[utoipa::path(
     get,
@@ -34,7 +35,7 @@ pub(crate) async fn health(State(served): State<Arc<Served>>) -> Response {
     }
 }
 
-/// `GET /info`: the model, its labels and the limits, in TEI's fields.
+/// The model, its labels and the server's limits, in TEI's fields.
 #[utoipa::path(
     get,
     path = "/info",
@@ -77,7 +78,7 @@ pub(crate) async fn info(State(served): State<Arc<Served>>) -> Response {
     .into_response()
 }
 
-/// `GET /metrics`: Prometheus metrics (see the `metrics` module for the names).
+/// Prometheus metrics, under TEI's names (and the crate's own, prefixed `emotion_`).
 #[utoipa::path(
     get,
     path = "/metrics",

@@ -1,7 +1,7 @@
 //! [`serve`]: the router on a listener, with what only the connection loop can do: a bound on
 //! open connections, a timeout on reading a request's headers (a slow client holds nothing
 //! for long), graceful shutdown (stop accepting, let the requests in flight finish within the
-//! shutdown timeout), and a watch on the model's workers (when they die, `/health` answers
+//! shutdown timeout), and a watch on the model's workers (when one dies, `/health` answers
 //! 503 and `serve` returns an error, so the process exits non-zero and is restarted).
 //!
 //! Built on hyper-util's connection builder and its `GracefulShutdown`, because `axum::serve`
@@ -26,9 +26,9 @@ use crate::EmotionClassifier;
 /// How often the workers' liveness is checked.
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
-/// Completes once `classifier`'s workers have all stopped, checked every [`WATCH_EVERY`].
+/// Completes once one of `classifier`'s workers has stopped, checked every [`WATCH_EVERY`].
 async fn workers_gone(classifier: &EmotionClassifier) {
-    while classifier.workers_alive() > 0 {
+    while super::state::workers_all_alive(classifier) {
         tokio::time::sleep(WATCH_EVERY).await;
     }
 }
@@ -60,7 +60,7 @@ pub async fn shutdown_signal() {
 /// and returns `Ok(())`.
 ///
 /// # Errors
-/// [`Error::WorkerStopped`] when the classifier's workers stop or die while serving (after
+/// [`Error::WorkerStopped`] when one of the classifier's workers stops or dies while serving (after
 /// the requests in flight are answered, with 503 from then on);
 /// [`Error::WorkerSpawn`] if a tokenizer thread cannot start.
 pub async fn serve(

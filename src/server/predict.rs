@@ -114,7 +114,7 @@ async fn classify(
     (headers, Json(body)).into_response()
 }
 
-/// `POST /predict`: every label's score for a text or a batch.
+/// Every label's score for a text or a batch, highest first.
 #[utoipa::path(
     post,
     path = "/predict",
@@ -151,9 +151,10 @@ pub(crate) async fn predict(
     classify(&served, asked, |scores| ranked(scores, raw)).await
 }
 
-/// `POST /decide`: the labels each text is decided to express, under the model's thresholds
-/// (every label at or above its threshold for a multi-label model; the top label for a
-/// softmax one), highest first.
+/// The labels each text is decided to express, under the model's thresholds.
+///
+/// Every label at or over its threshold for a multi-label model; the top label for a softmax
+/// one; highest first.
 #[utoipa::path(
     post,
     path = "/decide",

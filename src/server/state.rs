@@ -78,15 +78,22 @@ impl Served {
         Ok(permit)
     }
 
-    /// Whether the model can answer: its workers run and no shutdown began. Atomic loads only.
+    /// Whether the model can answer: every one of its workers runs and no shutdown began. A
+    /// worker that died (a panic the model's own guard did not catch) is a bug: the process
+    /// has lost capacity and should be replaced. Atomic loads only.
     pub(crate) fn healthy(&self) -> bool {
-        !self.stopping.load(Ordering::Acquire) && self.classifier.workers_alive() > 0
+        !self.stopping.load(Ordering::Acquire) && workers_all_alive(&self.classifier)
     }
 
     /// Marks the server as shutting down.
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
     }
+}
+
+/// Whether all of `classifier`'s workers still run.
+pub(crate) fn workers_all_alive(classifier: &EmotionClassifier) -> bool {
+    classifier.workers_alive() >= classifier.workers()
 }
 
 /// A refusal as a response, its failure counted by the metrics middleware.

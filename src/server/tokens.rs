@@ -66,7 +66,7 @@ fn tokenizer_error(source: tokenizers::Error) -> Refusal {
     })
 }
 
-/// `POST /tokenize`: each input's tokens, with their spans.
+/// Each input's tokens, with their ids and spans.
 #[utoipa::path(
     post,
     path = "/tokenize",
@@ -127,7 +127,7 @@ pub(crate) async fn tokenize(
     }
 }
 
-/// `POST /decode`: the text of each list of ids.
+/// The text of each list of ids.
 #[utoipa::path(
     post,
     path = "/decode",

@@ -34,6 +34,7 @@ pub(super) fn run<E: Engine>(
     let mut expected_jobs = 1;
     let mut threads = None;
     while let Ok(Message::Run(first)) = receiver.recv() {
+        crate::failpoint::panic_at("worker-panic");
         let (jobs, stop) = if batching.dynamic {
             gather(first, receiver, batching, expected_jobs)
         } else {

@@ -93,7 +93,12 @@ fn rss(pid: u32) -> u64 {
 
 /// `emotion-serve` on a free port with `args`; its child process and base URL.
 fn emotion_serve(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_emotion-serve"))
+    spawn_serve(Command::new(env!("CARGO_BIN_EXE_emotion-serve")), args)
+}
+
+/// `command` (an `emotion-serve`) on a free port with `args`; its child and base URL.
+fn spawn_serve(mut command: Command, args: &[&str]) -> (Child, String) {
+    let mut child = command
         .args(["--port", "0", "--json-output"])
         .args(args)
         .env("RUST_LOG", "info")
@@ -222,4 +227,31 @@ fn sigterm_with_requests_in_flight_answers_them_all_and_exits_0() {
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(0), "{exit:?}");
     println!("SIGTERM with {in_flight} of 8 requests in flight: all answered, exit 0");
+}
+
+/// The model's worker panics at its first job (the `failpoints` feature's `worker-panic`): the
+/// request gets 503, `/health` 503, and the process exits with code 3 so it is restarted.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_dead_worker_makes_the_process_exit_non_zero() {
+    let _serial = super::serial();
+    let model = model_dir("tiny-distilbert-emotion");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_emotion-serve"));
+    command.env("EMOTION_CLASSIFIER_FAILPOINT", "worker-panic");
+    let (mut child, url) = spawn_serve(command, &["--model-id", model.to_str().unwrap()]);
+    let got = post(&format!("{url}/predict"), r#"{"inputs": "hello"}"#);
+    assert_eq!(got.status, 503, "{}", got.body);
+    assert_eq!(got.error_type(), "Unhealthy");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after its worker died"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(exit.code(), Some(3), "{exit:?}");
 }

@@ -14,7 +14,7 @@
 //! Ctrl-C (requests in flight answered), 1 when the model cannot load or the server cannot
 //! listen, 3 when the model's workers died while serving (so an orchestrator restarts it).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -59,10 +59,10 @@ struct Args {
     /// A Hugging Face token for private models [default: $HF_TOKEN or the token file].
     #[arg(long, env, hide_env_values = true)]
     hf_token: Option<String>,
-    /// The address to listen on. TEI's default is 0.0.0.0; this one listens on the loopback
-    /// only unless told otherwise.
+    /// The address (or a name that resolves to one) to listen on. TEI's default is 0.0.0.0;
+    /// this one listens on the loopback only unless told otherwise.
     #[arg(long, env, default_value = "127.0.0.1")]
-    hostname: IpAddr,
+    hostname: String,
     /// The port to listen on.
     #[arg(long, short, env, default_value_t = 3000)]
     port: u16,
@@ -137,7 +137,29 @@ fn source(args: &Args) -> ModelSource {
     source
 }
 
-fn config(args: &Args, model_id: String, dtype: &str) -> emotion_classifier::Result<ServerConfig> {
+/// The address of `--hostname` (an IP address, or a name such as a container's `HOSTNAME`,
+/// resolved) and `port`.
+fn address(hostname: &str, port: u16) -> Result<SocketAddr, Error> {
+    if let Ok(ip) = hostname.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let resolve = |source| Error::Serve {
+        address: format!("{hostname}:{port}"),
+        source,
+    };
+    (hostname, port)
+        .to_socket_addrs()
+        .map_err(resolve)?
+        .next()
+        .ok_or_else(|| {
+            resolve(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the name resolves to no address",
+            ))
+        })
+}
+
+fn config(args: &Args, model_id: String, dtype: &str) -> Result<ServerConfig, Error> {
     let client = Duration::from_secs(args.client_timeout);
     let mut config = ServerConfig::builder()
         .model_id(args.served_model_name.clone().unwrap_or(model_id))
@@ -160,7 +182,7 @@ fn config(args: &Args, model_id: String, dtype: &str) -> emotion_classifier::Res
         config = config.cors_allow_origin(origins.clone());
     }
     if let Some(port) = args.prometheus_port {
-        config = config.prometheus_address(SocketAddr::new(args.hostname, port));
+        config = config.prometheus_address(address(&args.hostname, port)?);
     }
     config.build()
 }
@@ -197,7 +219,7 @@ async fn run(args: Args) -> Result<(), Error> {
     let classifier = tokio::task::spawn_blocking(move || builder.build())
         .await
         .map_err(|_| Error::WorkerStopped)??;
-    let address = SocketAddr::new(args.hostname, args.port);
+    let address = address(&args.hostname, args.port)?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|source| Error::Serve {
@@ -241,6 +263,119 @@ fn main() -> ExitCode {
             tracing::error!("{}", ErrorChain(&e));
             eprintln!("emotion-serve: {}", ErrorChain(&e));
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_defaults_are_teis() {
+        let args = Args::try_parse_from(["emotion-serve"]).unwrap();
+        assert_eq!(args.max_concurrent_requests, 512);
+        assert_eq!(args.max_client_batch_size, 32);
+        assert_eq!(args.payload_limit, 2_000_000);
+        assert_eq!(args.port, 3000);
+        assert!(args.auto_truncate);
+        assert_eq!(
+            address(&args.hostname, args.port).unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 3000))
+        );
+        // A name, as a container's HOSTNAME: resolved.
+        assert!(address("localhost", 80).unwrap().ip().is_loopback());
+        assert!(matches!(
+            address("no-such-host.invalid", 80),
+            Err(Error::Serve { .. })
+        ));
+        let args = Args::try_parse_from([
+            "emotion-serve",
+            "--model-id",
+            "owner/model",
+            "--revision",
+            "v2",
+            "--hostname",
+            "0.0.0.0",
+            "-p",
+            "8080",
+            "--max-concurrent-requests",
+            "64",
+            "--max-batch-tokens",
+            "4096",
+            "--max-batch-requests",
+            "16",
+            "--max-client-batch-size",
+            "8",
+            "--auto-truncate",
+            "false",
+            "--payload-limit",
+            "1000",
+            "--api-key",
+            "k",
+            "--cors-allow-origin",
+            "https://a.example,https://b.example",
+            "--json-output",
+            "--prometheus-port",
+            "9000",
+            "--hf-token",
+            "t",
+            "--huggingface-hub-cache",
+            "/tmp/hub",
+        ])
+        .unwrap();
+        assert!(!args.auto_truncate);
+        assert_eq!(args.port, 8080);
+        assert_eq!(args.max_batch_requests, Some(16));
+        assert_eq!(args.cors_allow_origin.as_ref().map(Vec::len), Some(2));
+        assert_eq!(args.prometheus_port, Some(9000));
+        let config = config(&args, "owner/model".into(), "float32").unwrap();
+        assert_eq!(config.max_client_batch_size(), 8);
+        assert_eq!(config.payload_limit(), 1000);
+        match source(&args) {
+            ModelSource::Hub(hub) => {
+                assert_eq!(hub.id(), "owner/model");
+                assert_eq!(hub.revision_name(), "v2");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A bare --auto-truncate is true, as TEI's.
+        let args = Args::try_parse_from(["emotion-serve", "--auto-truncate"]).unwrap();
+        assert!(args.auto_truncate);
+    }
+
+    #[test]
+    fn every_flag_reads_its_teis_environment_variable() {
+        // The variable names clap derives: TEI's own (`MODEL_ID`, `PORT`, ...).
+        let command = <Args as clap::CommandFactory>::command();
+        let env = |flag: &str| {
+            command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(flag))
+                .and_then(|a| a.get_env())
+                .map(|e| e.to_string_lossy().into_owned())
+        };
+        for (flag, variable) in [
+            ("model-id", "MODEL_ID"),
+            ("revision", "REVISION"),
+            ("hostname", "HOSTNAME"),
+            ("port", "PORT"),
+            ("max-concurrent-requests", "MAX_CONCURRENT_REQUESTS"),
+            ("max-batch-tokens", "MAX_BATCH_TOKENS"),
+            ("max-batch-requests", "MAX_BATCH_REQUESTS"),
+            ("max-client-batch-size", "MAX_CLIENT_BATCH_SIZE"),
+            ("auto-truncate", "AUTO_TRUNCATE"),
+            ("payload-limit", "PAYLOAD_LIMIT"),
+            ("api-key", "API_KEY"),
+            ("cors-allow-origin", "CORS_ALLOW_ORIGIN"),
+            ("json-output", "JSON_OUTPUT"),
+            ("prometheus-port", "PROMETHEUS_PORT"),
+            ("hf-token", "HF_TOKEN"),
+            ("huggingface-hub-cache", "HUGGINGFACE_HUB_CACHE"),
+            ("tokenization-workers", "TOKENIZATION_WORKERS"),
+            ("precision", "EMOTION_PRECISION"),
+        ] {
+            assert_eq!(env(flag).as_deref(), Some(variable), "--{flag}");
         }
     }
 }
