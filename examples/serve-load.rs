@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use emotion_classifier::Precision;
 
 /// Load `emotion-serve` on loopback and compare with the library's batch rate.
 #[derive(Parser)]
@@ -35,6 +36,9 @@ struct Args {
     /// Skip the library's batch rate (no model loaded here).
     #[arg(long)]
     no_library: bool,
+    /// The library's precision, as the server's `--precision`: f32, bf16 or int8.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16", "int8"])]
+    precision: String,
 }
 
 /// The `q` quantile of sorted `values`.
@@ -127,8 +131,8 @@ fn run_cell(
 }
 
 /// The library's `classify_batch` rate on `texts` (cache off), in texts/s, over `seconds`.
-fn library_rate(texts: &[String], seconds: u64) -> f64 {
-    let classifier = common::classifier(|b| b);
+fn library_rate(texts: &[String], seconds: u64, precision: Precision) -> f64 {
+    let classifier = common::classifier(|b| b.precision(precision));
     let chunk = &texts[..texts.len().min(1024)];
     let _ = classifier.classify_batch(&chunk[..64.min(chunk.len())]);
     let started = Instant::now();
@@ -149,7 +153,12 @@ fn main() {
         texts.swap(i, rng.below(i + 1));
     }
     let texts = Arc::new(texts);
-    let library = (!args.no_library).then(|| library_rate(&texts, args.seconds));
+    let precision = match args.precision.as_str() {
+        "bf16" => Precision::Bf16,
+        "int8" => Precision::Int8,
+        _ => Precision::F32,
+    };
+    let library = (!args.no_library).then(|| library_rate(&texts, args.seconds, precision));
     let mut cells = Vec::new();
     for &per_request in &args.texts {
         for &clients in &args.clients {

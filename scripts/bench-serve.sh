@@ -7,6 +7,7 @@
 #
 #   scripts/bench-serve.sh
 #   SECONDS_PER_CELL=5 MODEL=../shared/models/tiny-distilbert-emotion scripts/bench-serve.sh
+#   PRECISION=int8 scripts/bench-serve.sh       # the server and the library both in int8
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -14,9 +15,11 @@ shared=${SHARED:-$root/../shared}
 model=${MODEL:-$shared/models/emotion-minilm-ekman}
 seconds=${SECONDS_PER_CELL:-10}
 port=${PORT:-38080}
+precision=${PRECISION:-f32}
 scripts/setup-libtorch.sh
 cargo build --quiet --release --features server --bin emotion-serve --example serve-load
 "$root/target/release/emotion-serve" --model-id "$model" --port "$port" --cache-capacity 0 \
+    --precision "$precision" \
     > "$root/target/bench-serve.log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true' EXIT
@@ -26,7 +29,7 @@ for _ in $(seq 1 600); do
 done
 curl -sf "http://127.0.0.1:$port/health" >/dev/null || { cat "$root/target/bench-serve.log"; exit 1; }
 EMOTION_BENCH_MODEL="$model" "$root/target/release/examples/serve-load" \
-    --url "http://127.0.0.1:$port" --seconds "$seconds" | tee "$root/target/bench-serve.md"
+    --url "http://127.0.0.1:$port" --seconds "$seconds" --precision "$precision" | tee "$root/target/bench-serve.md"
 
 # A TEI user's client: huggingface_hub's InferenceClient pointed at the server.
 py="$root/.venv/bin/python"
