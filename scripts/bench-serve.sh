@@ -18,16 +18,9 @@ port=${PORT:-38080}
 precision=${PRECISION:-f32}
 scripts/setup-libtorch.sh
 cargo build --quiet --release --features server --bin emotion-serve --example serve-load
-"$root/target/release/emotion-serve" --model-id "$model" --port "$port" --cache-capacity 0 \
-    --precision "$precision" \
-    > "$root/target/bench-serve.log" 2>&1 &
-server=$!
-trap 'kill -TERM $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -sf "http://127.0.0.1:$port/health" >/dev/null || { cat "$root/target/bench-serve.log"; exit 1; }
+source scripts/serve-helpers.sh
+start_serve "$port" "$root/target/bench-serve.log" --model-id "$model" --cache-capacity 0 \
+    --precision "$precision"
 EMOTION_BENCH_MODEL="$model" "$root/target/release/examples/serve-load" \
     --url "http://127.0.0.1:$port" --seconds "$seconds" --precision "$precision" | tee "$root/target/bench-serve.md"
 

@@ -16,14 +16,8 @@ if ! command -v chromium >/dev/null; then
 fi
 model=${EMOTION_MODEL:-$root/../shared/models/emotion-minilm-ekman}
 cargo build --quiet --release --features server --bin emotion-serve
-"$root/target/release/emotion-serve" --model-id "$model" --port "$port" \
-    > "$root/target/screenshot-docs.log" 2>&1 &
-server=$!
-trap 'kill -TERM $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+source scripts/serve-helpers.sh
+start_serve "$port" "$root/target/screenshot-docs.log" --model-id "$model"
 # The page's assets come from the server itself (vendored Swagger UI): no network needed.
 curl -sf "http://127.0.0.1:$port/docs/" | grep -q swagger
 profile=$(mktemp -d)

@@ -148,6 +148,25 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// A JSON request body whose rejection is TEI's: 413, 408 or 422 with the error body (see
+/// [`Refusal::from_rejection`]), never axum's plain-text answer.
+pub(crate) struct Body<T>(pub(crate) T);
+
+impl<S, T> axum::extract::FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Refusal;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Refusal> {
+        Json::<T>::from_request(request, state)
+            .await
+            .map(|Json(value)| Body(value))
+            .map_err(|rejection| Refusal::from_rejection(&rejection))
+    }
+}
+
 /// The `err` label of a refused request's `te_request_failure`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FailureLabel(pub(crate) &'static str);

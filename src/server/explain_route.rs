@@ -9,14 +9,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::errors::{ErrorResponse, ErrorType, Refusal};
+use super::errors::{Body, ErrorResponse, ErrorType, Refusal};
 use super::headers::{characters, compute_headers};
-use super::state::{refuse, Served};
+use super::state::Served;
 use super::types::{ExplainRequest, ExplainResponse, Prediction, WordAttribution};
 use crate::explain::{words, Explanation};
 
@@ -79,48 +78,34 @@ fn response(explanation: &Explanation, label: usize) -> ExplainResponse {
 )]
 pub(crate) async fn explain(
     State(served): State<Arc<Served>>,
-    request: Result<Json<ExplainRequest>, JsonRejection>,
-) -> Response {
+    Body(request): Body<ExplainRequest>,
+) -> Result<Response, Refusal> {
     let started = Instant::now();
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => return refuse(Refusal::from_rejection(&rejection)),
-    };
     served.metrics.request("single");
-    let invalid =
-        |message: String| refuse(Refusal::new(ErrorType::Validation, "validation", message));
+    let invalid = |message: String| Refusal::new(ErrorType::Validation, "validation", message);
     let labels = served.classifier.labels();
     let wanted = match &request.label {
-        Some(label) => match labels.iter().position(|l| l == label) {
-            Some(index) => Some(index),
-            None => {
-                return invalid(format!(
-                    "unknown label {label:?}; the model's labels are {}",
-                    labels.join(", ")
-                ))
-            }
-        },
+        Some(label) => Some(labels.iter().position(|l| l == label).ok_or_else(|| {
+            invalid(format!(
+                "unknown label {label:?}; the model's labels are {}",
+                labels.join(", ")
+            ))
+        })?),
         None => None,
     };
     let count = words(&request.inputs).len();
     let limit = served.config.max_explain_words;
     if count > limit {
-        return invalid(format!(
+        return Err(invalid(format!(
             "the text has {count} words; /explain takes at most {limit} (each costs a pass)"
-        ));
+        )));
     }
-    let _permit = match served.admit(count + 1) {
-        Ok(permit) => permit,
-        Err(refusal) => return refuse(refusal),
-    };
+    let _permit = served.admit(count + 1)?;
     let (explained, timings) = served
         .classifier
         .serve_explain(&request.inputs, &served.pool)
         .await;
-    let explanation = match explained {
-        Ok(explanation) => explanation,
-        Err(e) => return refuse(Refusal::from_error(&e)),
-    };
+    let explanation = explained.map_err(|e| Refusal::from_error(&e))?;
     let top = || {
         let scores = explanation.scores().scores();
         (0..scores.len())
@@ -132,5 +117,5 @@ pub(crate) async fn explain(
         .metrics
         .success("single", count + 1, started.elapsed(), &timings);
     let headers = compute_headers(characters(&[request.inputs]), started, &timings);
-    (headers, Json(body)).into_response()
+    Ok((headers, Json(body)).into_response())
 }

@@ -10,19 +10,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::rejection::JsonRejection;
+use super::errors::{Body, ErrorResponse, ErrorType, Refusal};
+use super::headers::{characters, compute_headers};
+use super::inputs::texts_of;
+use super::state::Served;
+use super::types::{DecideRequest, PredictRequest, PredictResponse, Prediction};
+use crate::long_texts::{LongTexts, Truncation};
+use crate::scores::{EmotionScores, LabelScore};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::Value;
-
-use super::errors::{ErrorResponse, ErrorType, Refusal};
-use super::headers::{characters, compute_headers};
-use super::inputs::texts_of;
-use super::state::{refuse, Served};
-use super::types::{DecideRequest, PredictRequest, PredictResponse, Prediction};
-use crate::long_texts::{LongTexts, Truncation, TruncationSide};
-use crate::scores::{EmotionScores, LabelScore};
 
 /// Every label's value, highest first: the scores, or the logits with `raw`.
 fn ranked(scores: &EmotionScores, raw: bool) -> Vec<Prediction> {
@@ -48,41 +45,28 @@ fn predictions(all: Vec<LabelScore<'_>>) -> Vec<Prediction> {
         .collect()
 }
 
-/// What a classification route asks: its texts and how to cut long ones.
-struct Asked {
-    inputs: Value,
-    truncate: Option<bool>,
-    side: TruncationSide,
-}
-
 /// Parses, checks and classifies `asked`, answering each text with `answer`.
 async fn classify(
     served: &Served,
-    asked: Asked,
+    asked: DecideRequest,
     answer: impl Fn(&EmotionScores) -> Vec<Prediction>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let started = Instant::now();
-    let (texts, batch) = match texts_of(asked.inputs) {
-        Ok(parsed) => parsed,
-        Err(refusal) => return refuse(refusal),
-    };
+    let (texts, batch) = texts_of(asked.inputs)?;
     let method = if batch { "batch" } else { "single" };
     served.metrics.request(method);
     let limit = served.config.max_client_batch_size;
     if texts.len() > limit {
-        return refuse(Refusal::batch_size(texts.len(), limit));
+        return Err(Refusal::batch_size(texts.len(), limit));
     }
-    let _permit = match served.admit(texts.len()) {
-        Ok(permit) => permit,
-        Err(refusal) => return refuse(refusal),
-    };
+    let _permit = served.admit(texts.len())?;
     let truncation = Truncation {
         long_texts: if asked.truncate.unwrap_or(served.config.auto_truncate) {
             LongTexts::Truncate
         } else {
             LongTexts::Reject
         },
-        side: asked.side,
+        side: asked.truncation_direction,
     };
     let (results, timings) = served
         .classifier
@@ -90,17 +74,15 @@ async fn classify(
         .await;
     let mut all = Vec::with_capacity(results.len());
     for result in &results {
-        match result {
-            Ok(scores) if scores.scores().iter().any(|s| s.is_nan()) => {
-                return refuse(Refusal::new(
-                    ErrorType::Backend,
-                    "inference",
-                    "score is NaN",
-                ))
-            }
-            Ok(scores) => all.push(answer(scores)),
-            Err(e) => return refuse(Refusal::from_error(e)),
+        let scores = result.as_ref().map_err(Refusal::from_error)?;
+        if scores.scores().iter().any(|s| s.is_nan()) {
+            return Err(Refusal::new(
+                ErrorType::Backend,
+                "inference",
+                "score is NaN",
+            ));
         }
+        all.push(answer(scores));
     }
     served
         .metrics
@@ -111,7 +93,7 @@ async fn classify(
     } else {
         PredictResponse::Single(all.remove(0))
     };
-    (headers, Json(body)).into_response()
+    Ok((headers, Json(body)).into_response())
 }
 
 /// Every label's score for a text or a batch, highest first.
@@ -136,19 +118,10 @@ async fn classify(
 )]
 pub(crate) async fn predict(
     State(served): State<Arc<Served>>,
-    request: Result<Json<PredictRequest>, JsonRejection>,
-) -> Response {
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => return refuse(Refusal::from_rejection(&rejection)),
-    };
+    Body(request): Body<PredictRequest>,
+) -> Result<Response, Refusal> {
     let raw = request.raw_scores;
-    let asked = Asked {
-        inputs: request.inputs,
-        truncate: request.truncate,
-        side: request.truncation_direction,
-    };
-    classify(&served, asked, |scores| ranked(scores, raw)).await
+    classify(&served, request.texts, |scores| ranked(scores, raw)).await
 }
 
 /// The labels each text is decided to express, under the model's thresholds.
@@ -171,16 +144,7 @@ pub(crate) async fn predict(
 )]
 pub(crate) async fn decide(
     State(served): State<Arc<Served>>,
-    request: Result<Json<DecideRequest>, JsonRejection>,
-) -> Response {
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => return refuse(Refusal::from_rejection(&rejection)),
-    };
-    let asked = Asked {
-        inputs: request.inputs,
-        truncate: request.truncate,
-        side: request.truncation_direction,
-    };
-    classify(&served, asked, |scores| predictions(scores.decided())).await
+    Body(request): Body<DecideRequest>,
+) -> Result<Response, Refusal> {
+    classify(&served, request, |scores| predictions(scores.decided())).await
 }

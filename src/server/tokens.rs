@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::errors::{ErrorResponse, ErrorType, Refusal};
-use super::state::{refuse, Served};
+use super::errors::{Body, ErrorResponse, ErrorType, Refusal};
+use super::state::Served;
 use super::types::{
     DecodeRequest, DecodeResponse, InputIds, SimpleToken, TokenizeInput, TokenizeRequest,
     TokenizeResponse,
@@ -81,14 +80,10 @@ fn tokenizer_error(source: tokenizers::Error) -> Refusal {
 )]
 pub(crate) async fn tokenize(
     State(served): State<Arc<Served>>,
-    request: Result<Json<TokenizeRequest>, JsonRejection>,
-) -> Response {
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => return refuse(Refusal::from_rejection(&rejection)),
-    };
+    Body(request): Body<TokenizeRequest>,
+) -> Result<Response, Refusal> {
     if let Some(name) = request.prompt_name {
-        return refuse(Refusal::new(
+        return Err(Refusal::new(
             ErrorType::Validation,
             "validation",
             format!("prompt_name {name:?}: the model has no prompts"),
@@ -97,18 +92,13 @@ pub(crate) async fn tokenize(
     let inputs = match request.inputs {
         TokenizeInput::Single(text) => vec![text],
         TokenizeInput::Batch(texts) => {
-            if let Err(refusal) = check_batch(&served, texts.len(), "inputs") {
-                return refuse(refusal);
-            }
+            check_batch(&served, texts.len(), "inputs")?;
             texts
         }
     };
-    let _permit = match served.admit(0) {
-        Ok(permit) => permit,
-        Err(refusal) => return refuse(refusal),
-    };
+    let _permit = served.admit(0)?;
     let special = request.add_special_tokens;
-    let tokenized = served
+    let tokens = served
         .pool
         .run(move |encoder| {
             inputs
@@ -119,12 +109,10 @@ pub(crate) async fn tokenize(
                 })
                 .collect::<Result<Vec<_>, tokenizers::Error>>()
         })
-        .await;
-    match tokenized {
-        Ok(Ok(tokens)) => Json(TokenizeResponse(tokens)).into_response(),
-        Ok(Err(source)) => refuse(tokenizer_error(source)),
-        Err(e) => refuse(Refusal::from_error(&e)),
-    }
+        .await
+        .map_err(|e| Refusal::from_error(&e))?
+        .map_err(tokenizer_error)?;
+    Ok(Json(TokenizeResponse(tokens)).into_response())
 }
 
 /// The text of each list of ids.
@@ -142,37 +130,26 @@ pub(crate) async fn tokenize(
 )]
 pub(crate) async fn decode(
     State(served): State<Arc<Served>>,
-    request: Result<Json<DecodeRequest>, JsonRejection>,
-) -> Response {
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => return refuse(Refusal::from_rejection(&rejection)),
-    };
+    Body(request): Body<DecodeRequest>,
+) -> Result<Response, Refusal> {
     let ids = match request.ids {
         InputIds::Single(ids) => vec![ids],
         InputIds::Batch(ids) => {
-            if let Err(refusal) = check_batch(&served, ids.len(), "ids") {
-                return refuse(refusal);
-            }
+            check_batch(&served, ids.len(), "ids")?;
             ids
         }
     };
-    let _permit = match served.admit(0) {
-        Ok(permit) => permit,
-        Err(refusal) => return refuse(refusal),
-    };
+    let _permit = served.admit(0)?;
     let skip = request.skip_special_tokens;
-    let decoded = served
+    let texts = served
         .pool
         .run(move |encoder| {
             ids.iter()
                 .map(|ids| encoder.tokenizer().decode(ids, skip))
                 .collect::<Result<Vec<_>, tokenizers::Error>>()
         })
-        .await;
-    match decoded {
-        Ok(Ok(texts)) => Json(DecodeResponse(texts)).into_response(),
-        Ok(Err(source)) => refuse(tokenizer_error(source)),
-        Err(e) => refuse(Refusal::from_error(&e)),
-    }
+        .await
+        .map_err(|e| Refusal::from_error(&e))?
+        .map_err(tokenizer_error)?;
+    Ok(Json(DecodeResponse(texts)).into_response())
 }

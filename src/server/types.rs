@@ -34,22 +34,15 @@ pub(crate) enum TruncationDirection {
 /// TEI's `PredictRequest`.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct PredictRequest {
-    #[schema(value_type = PredictInput)]
-    pub(crate) inputs: Value,
+    #[serde(flatten)]
+    pub(crate) texts: DecideRequest,
     /// The logits instead of the scores.
     #[serde(default)]
     #[schema(default = false, example = false)]
     pub(crate) raw_scores: bool,
-    /// Cut long texts (default: the server's `--auto-truncate`).
-    #[serde(default)]
-    #[schema(nullable, example = false)]
-    pub(crate) truncate: Option<bool>,
-    #[serde(default)]
-    #[schema(value_type = TruncationDirection, default = "Right")]
-    pub(crate) truncation_direction: TruncationSide,
 }
 
-/// `/decide`'s request: the texts as `/predict` takes them.
+/// The texts of `/predict` and `/decide`, and how to cut long ones.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct DecideRequest {
     #[schema(value_type = PredictInput)]
