@@ -193,6 +193,11 @@ mod tests {
             422
         );
         assert_eq!(status(Error::WorkerStopped), 503);
+        let tokenizer = Refusal::from_error(&Error::Tokenize {
+            source: std::sync::Arc::new(std::io::Error::other("bad text")),
+        });
+        assert_eq!(tokenizer.status.as_u16(), 422);
+        assert_eq!(tokenizer.body.error_type, ErrorType::Tokenizer);
         assert_eq!(
             status(Error::InBatch {
                 index: 2,

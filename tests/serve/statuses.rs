@@ -219,28 +219,100 @@ fn a_slow_client_is_cut_off_before_its_headers_end() {
     assert!(!answer.contains("200 OK"), "{answer}");
 }
 
-#[test]
-fn answers_carry_teis_compute_headers() {
-    let _serial = super::serial();
+/// A batch of two texts (13 characters) answered by a fresh server: its headers.
+fn computed_answer() -> super::Answer {
     let server = Server::model(MODEL, ServerConfig::builder());
     let got = post(
         &format!("{}/predict", server.url),
         r#"{"inputs": [["héllo there"], ["ab"]]}"#,
     );
     assert_eq!(got.status, 200);
-    let number = |name: &str| -> u64 {
-        got.header(name)
-            .unwrap_or_else(|| panic!("{name} missing: {:?}", got.headers))
-            .parse()
-            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    got
+}
+
+/// Header `name` of `answer` as a number of milliseconds (or a count).
+fn number(answer: &super::Answer, name: &str) -> u64 {
+    answer
+        .header(name)
+        .unwrap_or_else(|| panic!("{name} missing: {:?}", answer.headers))
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn x_compute_type_is_cpu() {
+    let _serial = super::serial();
+    assert_eq!(computed_answer().header("x-compute-type"), Some("cpu"));
+}
+
+#[test]
+fn x_compute_characters_counts_unicode_characters() {
+    let _serial = super::serial();
+    assert_eq!(number(&computed_answer(), "x-compute-characters"), 13);
+}
+
+#[test]
+fn x_compute_tokens_counts_the_tokens_with_special_ones() {
+    let _serial = super::serial();
+    // "héllo there" and "ab", each with [CLS] and [SEP], through tiny-distilbert's tokenizer.
+    let tokenizer = {
+        let mut t =
+            tokenizers::Tokenizer::from_file(model_dir(MODEL).join("tokenizer.json")).unwrap();
+        t.with_padding(None);
+        t.with_truncation(None).unwrap();
+        t
     };
-    assert_eq!(got.header("x-compute-type"), Some("cpu"));
-    assert_eq!(number("x-compute-characters"), 13);
-    // Two texts with [CLS] and [SEP]: at least 3 + 2 tokens.
-    assert!(number("x-compute-tokens") >= 7, "{:?}", got.headers);
-    let total = number("x-total-time");
-    assert_eq!(number("x-compute-time"), total);
-    for part in ["x-tokenization-time", "x-queue-time", "x-inference-time"] {
-        assert!(number(part) <= total, "{part} over the total");
-    }
+    let want: usize = ["héllo there", "ab"]
+        .iter()
+        .map(|t| tokenizer.encode(*t, true).unwrap().len())
+        .sum();
+    assert_eq!(number(&computed_answer(), "x-compute-tokens"), want as u64);
+}
+
+#[test]
+fn x_compute_time_and_x_total_time_are_the_whole_request() {
+    let _serial = super::serial();
+    let started = std::time::Instant::now();
+    let answer = computed_answer();
+    let total = number(&answer, "x-total-time");
+    assert_eq!(number(&answer, "x-compute-time"), total);
+    assert!(u128::from(total) <= started.elapsed().as_millis());
+}
+
+#[test]
+fn x_tokenization_time_is_within_the_total() {
+    let _serial = super::serial();
+    let answer = computed_answer();
+    assert!(number(&answer, "x-tokenization-time") <= number(&answer, "x-total-time"));
+}
+
+#[test]
+fn x_queue_time_is_within_the_total() {
+    let _serial = super::serial();
+    let answer = computed_answer();
+    assert!(number(&answer, "x-queue-time") <= number(&answer, "x-total-time"));
+}
+
+#[test]
+fn x_inference_time_is_within_the_total() {
+    let _serial = super::serial();
+    let answer = computed_answer();
+    let parts = number(&answer, "x-tokenization-time")
+        + number(&answer, "x-queue-time")
+        + number(&answer, "x-inference-time");
+    // Each part rounds down to whole milliseconds: together at most the total plus 2.
+    assert!(
+        parts <= number(&answer, "x-total-time") + 2,
+        "{:?}",
+        answer.headers
+    );
+}
+
+#[test]
+fn refusals_carry_no_compute_headers() {
+    let _serial = super::serial();
+    let server = Server::model(MODEL, ServerConfig::builder());
+    let got = post(&format!("{}/predict", server.url), r#"{"inputs": []}"#);
+    assert_eq!(got.status, 400);
+    assert!(got.header("x-compute-time").is_none(), "{:?}", got.headers);
 }
