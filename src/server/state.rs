@@ -27,14 +27,6 @@ pub(crate) struct Served {
     stopping: AtomicBool,
 }
 
-impl std::fmt::Debug for TokenizerPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenizerPool")
-            .field("waiting", &self.waiting())
-            .finish()
-    }
-}
-
 impl Served {
     /// The shared state of a server of `classifier` under `config`: starts its
     /// `tokenization_workers` tokenizer threads, with room for a job from every request the

@@ -25,6 +25,15 @@ pub(crate) struct TokenizerPool {
     queue: usize,
 }
 
+impl std::fmt::Debug for TokenizerPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenizerPool")
+            .field("waiting", &self.waiting())
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
 impl TokenizerPool {
     /// `threads` threads (at least one) tokenizing with `encoder`, at most `queue` jobs (at
     /// least one) waiting.
