@@ -2,11 +2,11 @@
 //! so TEI's clients (`huggingface_hub`'s `InferenceClient`, its dashboards) work unchanged
 //! (feature `server`; the `emotion-serve` binary runs it).
 //!
-//! - [`router`]: the routes as an axum [`Router`](axum::Router), to mount in an app of one's
+//! - [`router`]: the routes as an axum [`Router`], to mount in an app of one's
 //!   own, with the per-request limits as layers (body size, concurrency, request deadline).
 //! - [`serve`]: what `emotion-serve` runs: the router on a listener, with the connection-level
 //!   limits (open connections, header read timeout), graceful shutdown on a signal, and an
-//!   exit with [`Error::WorkerStopped`] when the model's workers die.
+//!   exit with [`Error::WorkerStopped`](crate::Error::WorkerStopped) when the model's workers die.
 //!
 //! Routes: TEI's `POST /predict` (and `/`, `/invocations`), `GET /health` (and `/`, `/ping`),
 //! `/info`, `/metrics`, `POST /tokenize`, `/decode`; TEI's embedding and re-ranking routes answer
