@@ -106,11 +106,10 @@ pub(crate) async fn explain(
         .serve_explain(&request.inputs, &served.pool)
         .await;
     let explanation = explained.map_err(|e| Refusal::from_error(&e))?;
+    // The top label as `EmotionScores::top` picks it (the first of equal scores).
     let top = || {
-        let scores = explanation.scores().scores();
-        (0..scores.len())
-            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-            .unwrap_or(0)
+        let top = explanation.scores().top().label;
+        labels.iter().position(|l| l == top).unwrap_or(0)
     };
     let body = response(&explanation, wanted.unwrap_or_else(top));
     served

@@ -8,10 +8,10 @@ use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::errors::{ErrorType, FailureLabel, Refusal};
-use super::state::{refuse, Served};
+use super::state::Served;
 
 /// Refuses a body whose `Content-Length` is over the payload limit, unread. (A body without
 /// one is cut off at the limit while it is read: `DefaultBodyLimit`.)
@@ -27,14 +27,13 @@ pub(crate) async fn payload_limit(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        return refuse(
-            Refusal::new(
-                ErrorType::Validation,
-                "payload_limit",
-                format!("the request body is larger than the payload limit of {limit} bytes"),
-            )
-            .with_status(StatusCode::PAYLOAD_TOO_LARGE),
-        );
+        return Refusal::new(
+            ErrorType::Validation,
+            "payload_limit",
+            format!("the request body is larger than the payload limit of {limit} bytes"),
+        )
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+        .into_response();
     }
     next.run(request).await
 }
@@ -63,14 +62,13 @@ pub(crate) async fn authorize(
             .map(|v| v.as_bytes())
             .unwrap_or_default();
         if !same(given, expected.as_bytes()) {
-            return refuse(
-                Refusal::new(
-                    ErrorType::Validation,
-                    "unauthorized",
-                    "missing or wrong API key: send `Authorization: Bearer <key>`",
-                )
-                .with_status(StatusCode::UNAUTHORIZED),
-            );
+            return Refusal::new(
+                ErrorType::Validation,
+                "unauthorized",
+                "missing or wrong API key: send `Authorization: Bearer <key>`",
+            )
+            .with_status(StatusCode::UNAUTHORIZED)
+            .into_response();
         }
     }
     next.run(request).await
@@ -86,14 +84,13 @@ pub(crate) async fn deadline(
     let limit = served.config.request_timeout;
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => refuse(
-            Refusal::new(
-                ErrorType::Backend,
-                "timeout",
-                format!("the request took longer than {} ms", limit.as_millis()),
-            )
-            .with_status(StatusCode::REQUEST_TIMEOUT),
-        ),
+        Err(_) => Refusal::new(
+            ErrorType::Backend,
+            "timeout",
+            format!("the request took longer than {} ms", limit.as_millis()),
+        )
+        .with_status(StatusCode::REQUEST_TIMEOUT)
+        .into_response(),
     }
 }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::errors::{ErrorResponse, ErrorType, Refusal};
-use super::state::{refuse, Served};
+use super::state::Served;
 use super::types::{ClassifierModel, Info, ModelType};
 
 /// 200 while the model's workers run; 503 once they stopped or died, or a shutdown began.
@@ -31,7 +31,7 @@ pub(crate) async fn health(State(served): State<Arc<Served>>) -> Response {
     if served.healthy() {
         StatusCode::OK.into_response()
     } else {
-        refuse(Refusal::new(ErrorType::Unhealthy, "unhealthy", "unhealthy"))
+        Refusal::new(ErrorType::Unhealthy, "unhealthy", "unhealthy").into_response()
     }
 }
 

@@ -7,38 +7,37 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::errors::{ErrorType, FailureLabel, Refusal};
-use super::state::refuse;
 use super::types::OpenAICompatErrorResponse;
 
 /// `POST /embed`, `/embed_all`: TEI's answer for a classifier.
-pub(crate) async fn embed() -> Response {
-    refuse(Refusal::new(
+pub(crate) async fn embed() -> Refusal {
+    Refusal::new(
         ErrorType::Backend,
         "model_type",
         "Backend error: Model is not an embedding model",
-    ))
+    )
 }
 
 /// `POST /embed_sparse`.
-pub(crate) async fn embed_sparse() -> Response {
-    refuse(Refusal::new(
+pub(crate) async fn embed_sparse() -> Refusal {
+    Refusal::new(
         ErrorType::Backend,
         "model_type",
         "Backend error: Model is not an embedding model with SPLADE pooling",
-    ))
+    )
 }
 
 /// `POST /rerank`.
-pub(crate) async fn rerank() -> Response {
-    refuse(Refusal::new(
+pub(crate) async fn rerank() -> Refusal {
+    Refusal::new(
         ErrorType::Backend,
         "model_type",
         "Backend error: model is not a re-ranker model",
-    ))
+    )
 }
 
 /// `POST /similarity`.
-pub(crate) async fn similarity() -> Response {
+pub(crate) async fn similarity() -> Refusal {
     embed().await
 }
 

@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::response::{IntoResponse, Response};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::config::ServerConfig;
@@ -86,9 +85,4 @@ impl Served {
 /// Whether all of `classifier`'s workers still run.
 pub(crate) fn workers_all_alive(classifier: &EmotionClassifier) -> bool {
     classifier.workers_alive() >= classifier.workers()
-}
-
-/// A refusal as a response, its failure counted by the metrics middleware.
-pub(crate) fn refuse(refusal: Refusal) -> Response {
-    refusal.into_response()
 }

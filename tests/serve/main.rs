@@ -212,6 +212,16 @@ pub fn assert_predictions(got: &serde_json::Value, want: &[(String, f32)]) {
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "highest first");
 }
 
+/// Test model `model`'s `tokenizer.json` as the server sets it up: without the padding and
+/// truncation the file may carry (the MiniLM ones pad and truncate to 128), as transformers.
+pub fn tokenizer(model: &str) -> tokenizers::Tokenizer {
+    let mut tokenizer =
+        tokenizers::Tokenizer::from_file(model_dir(model).join("tokenizer.json")).unwrap();
+    tokenizer.with_padding(None);
+    tokenizer.with_truncation(None).unwrap();
+    tokenizer
+}
+
 /// Labels and values as pairs.
 pub fn pairs(labels: &[String], values: &[f32]) -> Vec<(String, f32)> {
     labels.iter().cloned().zip(values.iter().copied()).collect()

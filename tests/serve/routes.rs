@@ -5,7 +5,7 @@ use emotion_classifier::server::ServerConfig;
 use emotion_classifier::{LongTexts, Truncation, TruncationSide};
 
 use super::{assert_predictions, get, pairs, post, Server};
-use crate::support::{model_dir, uncached_classifier};
+use crate::support::uncached_classifier;
 
 const MODEL: &str = "emotion-minilm-ekman";
 
@@ -177,11 +177,7 @@ fn explain_gives_each_words_attribution_and_span_as_explain_does() {
 fn tokenize_and_decode_answer_as_the_tokenizer_does() {
     let _serial = super::serial();
     let server = Server::model(MODEL, ServerConfig::builder());
-    let mut tokenizer =
-        tokenizers::Tokenizer::from_file(model_dir(MODEL).join("tokenizer.json")).unwrap();
-    // The file pads and truncates to 128; the server's tokenizer, as transformers, does not.
-    tokenizer.with_padding(None);
-    tokenizer.with_truncation(None).unwrap();
+    let tokenizer = super::tokenizer(MODEL);
     let text = "I love Zürich!";
     let got = post(
         &format!("{}/tokenize", server.url),

@@ -255,13 +255,7 @@ fn x_compute_characters_counts_unicode_characters() {
 fn x_compute_tokens_counts_the_tokens_with_special_ones() {
     let _serial = super::serial();
     // "héllo there" and "ab", each with [CLS] and [SEP], through tiny-distilbert's tokenizer.
-    let tokenizer = {
-        let mut t =
-            tokenizers::Tokenizer::from_file(model_dir(MODEL).join("tokenizer.json")).unwrap();
-        t.with_padding(None);
-        t.with_truncation(None).unwrap();
-        t
-    };
+    let tokenizer = super::tokenizer(MODEL);
     let want: usize = ["héllo there", "ab"]
         .iter()
         .map(|t| tokenizer.encode(*t, true).unwrap().len())
