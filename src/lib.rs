@@ -82,6 +82,7 @@ mod scores;
 pub mod server;
 mod source;
 mod tokenize;
+mod torch_rng;
 mod worker;
 
 pub use batch::BatchLimits;

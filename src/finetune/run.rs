@@ -35,11 +35,6 @@ use crate::error::Result;
 /// Dev texts scored a batch.
 const EVAL_BATCH: usize = 128;
 
-/// One run at a time in a process: dropout draws from libtorch's process-wide generator,
-/// which each step seeds, so two runs at once would draw each other's masks and neither
-/// would be reproducible (nor resumable to the same result).
-static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// The folder the model is staged in, inside the checkpoint folder.
 const STAGED: &str = "model";
 
@@ -107,9 +102,11 @@ pub(crate) fn train(
     run: &FineTune,
     progress: &mut dyn FnMut(&FineTuneEvent),
 ) -> Result<(FineTuneReport, Trainer)> {
-    let _one_run = ONE_RUN_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // One run at a time in a process: dropout draws from libtorch's process-wide generator,
+    // which each step seeds, so two runs at once (or anything else drawing from it) would
+    // take each other's masks and neither would be reproducible, nor resumable to the same
+    // result.
+    let _generator = crate::torch_rng::hold();
     let resuming = check_folders(run)?;
     let base = open_base(&run.base.local_dir()?)?;
     let h = run.hyperparameters;

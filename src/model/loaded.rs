@@ -85,6 +85,8 @@ mod tests {
 
     #[test]
     fn every_architectures_workers_share_one_set_of_weights() {
+        // Building rust-bert's modules draws their initial weights from libtorch's generator.
+        let _generator = crate::torch_rng::hold();
         let options = NetworkOptions {
             precision: Precision::F32,
             device: Device::Cpu,

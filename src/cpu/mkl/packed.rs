@@ -381,7 +381,7 @@ mod tests {
 
     /// Largest difference from libtorch's result, relative to its largest value. MKL's packed
     /// and unpacked kernels sum in different orders: a few f32 ulps apart, up to about 1e-6
-    /// over 384-1536 terms (the inputs vary, since tests share libtorch's global generator).
+    /// over 384-1536 terms (each test seeds libtorch's generator, holding it: `crate::torch_rng`).
     /// A wrong row, column or bias is off by far more.
     const TOLERANCE: f64 = 5e-6;
 
@@ -392,6 +392,7 @@ mod tests {
 
     #[test]
     fn packed_linear_computes_what_linear_does_for_any_row_count() {
+        let _generator = crate::torch_rng::hold();
         assert!(
             mkl_packed_gemm_available(),
             "libtorch's MKL lacks cblas_sgemm_pack"
@@ -417,6 +418,7 @@ mod tests {
 
     #[test]
     fn a_residual_start_adds_it_and_no_start_gives_the_bare_product() {
+        let _generator = crate::torch_rng::hold();
         tch::manual_seed(11);
         let (outputs, inputs) = (384, 1536);
         let weight = Tensor::randn([outputs, inputs], (Kind::Float, Device::Cpu));
@@ -456,6 +458,7 @@ mod tests {
 
     #[test]
     fn one_row_gets_its_own_output_and_leaves_the_bias_alone() {
+        let _generator = crate::torch_rng::hold();
         tch::manual_seed(9);
         let weight = Tensor::randn([8, 4], (Kind::Float, Device::Cpu));
         let bias = Tensor::randn([8], (Kind::Float, Device::Cpu));
@@ -471,6 +474,7 @@ mod tests {
 
     #[test]
     fn packed_linear_keeps_leading_dimensions_and_reads_strided_input() {
+        let _generator = crate::torch_rng::hold();
         tch::manual_seed(8);
         let weight = Tensor::randn([48, 32], (Kind::Float, Device::Cpu));
         let bias = Tensor::randn([48], (Kind::Float, Device::Cpu));
@@ -546,6 +550,7 @@ mod tests {
 
     #[test]
     fn column_blocks_give_the_whole_products_on_one_thread_or_on_a_team() {
+        let _generator = crate::torch_rng::hold();
         use crate::cpu::team::Team;
         use std::sync::atomic::AtomicUsize;
         tch::manual_seed(12);
